@@ -1,0 +1,118 @@
+/**
+ * Wires one agent: configuration → source → hub → express + socket.io. `startAgent` resolves once the
+ * server listens and the source runs; `close()` stops both. Used by main.ts and by the integration tests.
+ */
+import { createServer, type Server as HttpServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { Server } from 'socket.io';
+import type { ClientToServerEvents, ServerToClientEvents } from '../shared/contract.ts';
+import { tokenFromCookieHeader, tokenMatches } from './auth.ts';
+import { attachBroadcast } from './broadcast.ts';
+import { ConfigError, type Config } from './config.ts';
+import { createHttpApp, findClientDir } from './http.ts';
+import { Hub } from './hub.ts';
+import { createLogger } from './log.ts';
+import { registerSocketHandlers } from './socketHandlers.ts';
+import { createSource } from './sources/index.ts';
+import type { GpuSource } from './sources/types.ts';
+import { SERVER_VERSION } from './version.ts';
+
+const log = createLogger('agent');
+
+export interface Agent {
+  url: string;
+  port: number;
+  hub: Hub;
+  source: GpuSource;
+  io: Server<ClientToServerEvents, ServerToClientEvents>;
+  close(): Promise<void>;
+}
+
+export interface AgentOptions {
+  /** Override the source (tests); default from the config. */
+  source?: GpuSource;
+  clientDir?: string;
+}
+
+function listen(server: HttpServer, port: number, host: string): Promise<AddressInfo> {
+  return new Promise((resolve, reject) => {
+    const onError = (e: NodeJS.ErrnoException): void => {
+      server.off('listening', onListening);
+      if (e.code === 'EADDRINUSE') reject(new ConfigError(`port ${port} on ${host} is in use; pass --port <n> (0 picks a free one)`));
+      else if (e.code === 'EADDRNOTAVAIL') reject(new ConfigError(`cannot bind ${host}: no such local address; pass --host 127.0.0.1 or an address of this machine`));
+      else if (e.code === 'EACCES') reject(new ConfigError(`no permission to listen on port ${port}; pass --port above 1023`));
+      else reject(e);
+    };
+    const onListening = (): void => {
+      server.off('error', onError);
+      resolve(server.address() as AddressInfo);
+    };
+    server.once('error', onError);
+    server.once('listening', onListening);
+    server.listen(port, host);
+  });
+}
+
+export async function startAgent(config: Config, options: AgentOptions = {}): Promise<Agent> {
+  const source = options.source ?? createSource(config);
+  const hub = new Hub({
+    serverVersion: SERVER_VERSION,
+    initialSource: { kind: source.kind, status: 'starting', label: 'Starting…', message: null, sinceMs: Date.now(), replay: null },
+  });
+  const httpServer = createServer();
+  const io = new Server<ClientToServerEvents, ServerToClientEvents>(httpServer, {
+    serveClient: false,
+    cors: { origin: false },
+    maxHttpBufferSize: 64 * 1024,
+  });
+  const app = createHttpApp({
+    hub,
+    token: config.token,
+    clientDir: findClientDir(options.clientDir),
+    clientCount: () => io.engine.clientsCount,
+  });
+  httpServer.on('request', app);
+
+  if (config.token) {
+    const token = config.token;
+    io.use((socket, next) => {
+      const given = socket.handshake.auth?.token ?? tokenFromCookieHeader(socket.handshake.headers.cookie);
+      if (tokenMatches(token, typeof given === 'string' ? given : null)) next();
+      else next(new Error('access token required'));
+    });
+  }
+  io.on('connection', (socket) => {
+    socket.emit('snapshot', hub.snapshot());
+    registerSocketHandlers(socket, { hub, source });
+  });
+  const detachBroadcast = attachBroadcast(io, hub);
+
+  const address = await listen(httpServer, config.port, config.host);
+  try {
+    await source.start(hub);
+  } catch (e) {
+    detachBroadcast();
+    io.close();
+    await new Promise<void>((r) => httpServer.close(() => r()));
+    throw e;
+  }
+  const shownHost = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+  const url = `http://${shownHost}:${address.port}/`;
+  log.debug('agent started', { url, source: source.kind });
+
+  let closed = false;
+  return {
+    url,
+    port: address.port,
+    hub,
+    source,
+    io,
+    async close() {
+      if (closed) return;
+      closed = true;
+      detachBroadcast();
+      await source.stop();
+      await new Promise<void>((resolve) => io.close(() => resolve()));
+    },
+  };
+}

@@ -1,0 +1,71 @@
+/**
+ * The socket.io event contract, declared once and used by both ends:
+ * `new Server<ClientToServerEvents, ServerToClientEvents>()` and `Socket<ServerToClientEvents, ClientToServerEvents>`.
+ * Wire types carry numbers, strings and arrays only (no Date, Map or Set).
+ */
+import type { GpuProcess, GpuSample, HostSample, Inventory, TorchEvent, TorchSample } from './data.ts';
+import type { SourceState } from './source.ts';
+
+/** Request/response over acks. */
+export type Ack<T> = { ok: true; data: T } | { ok: false; error: string };
+
+export interface GpuHistory {
+  uuid: string;
+  samples: GpuSample[];
+}
+
+/** Sent once on connect: everything a fresh page needs to draw without waiting. */
+export interface Snapshot {
+  serverVersion: string;
+  startedAtMs: number;
+  nowMs: number;
+  source: SourceState;
+  /** Newest sample per GPU, in nvidia-smi index order. */
+  gpus: GpuSample[];
+  /** Bounded recent history per GPU, oldest first. */
+  history: GpuHistory[];
+  processes: GpuProcess[];
+  host: HostSample | null;
+  inventory: Inventory | null;
+  /** Bounded recent PyTorch samples (all processes) and events. */
+  torchSamples: TorchSample[];
+  torchEvents: TorchEvent[];
+}
+
+/** One tick of the GPU source: one sample per GPU. Emitted volatile: a slow tab gets the newest, not a backlog. */
+export interface GpuTick {
+  timestampMs: number;
+  gpus: GpuSample[];
+}
+
+export interface ProcessesUpdate {
+  timestampMs: number;
+  processes: GpuProcess[];
+}
+
+export interface ServerToClientEvents {
+  snapshot: (snapshot: Snapshot) => void;
+  gpu: (tick: GpuTick) => void;
+  processes: (update: ProcessesUpdate) => void;
+  host: (sample: HostSample) => void;
+  inventory: (inventory: Inventory) => void;
+  torch: (samples: TorchSample[]) => void;
+  torchEvent: (event: TorchEvent) => void;
+  source: (state: SourceState) => void;
+}
+
+export interface ClientToServerEvents {
+  /** Re-read the inventory (`nvidia-smi -q -x`) now; answers the fresh inventory or why not. */
+  'inventory:refresh': (ack: (result: Ack<Inventory | null>) => void) => void;
+}
+
+/** Shape of `GET /api/health`. */
+export interface HealthResponse {
+  ok: boolean;
+  serverVersion: string;
+  source: SourceState;
+  lastSampleAgeMs: number | null;
+  clients: number;
+  gpus: number;
+  uptimeMs: number;
+}

@@ -1,0 +1,32 @@
+/** The state of the agent's data source, as shown in the UI banner and `GET /api/health`. */
+import { z } from 'zod';
+
+export const SourceKindSchema = z.enum(['replay', 'live']);
+export type SourceKind = z.infer<typeof SourceKindSchema>;
+
+export const SourceStatusSchema = z.enum(['starting', 'running', 'stale', 'error', 'stopped']);
+export type SourceStatus = z.infer<typeof SourceStatusSchema>;
+
+export const ReplayInfoSchema = z.object({
+  /** File name only: clients never see or choose paths. */
+  fileName: z.string(),
+  description: z.string().nullable(),
+  recordingStartMs: z.number(),
+  recordingEndMs: z.number(),
+  /** Added to recorded times to get the emitted (as-if-live) times in the current loop. */
+  offsetMs: z.number(),
+  loop: z.number().int().nonnegative(),
+});
+export type ReplayInfo = z.infer<typeof ReplayInfoSchema>;
+
+export const SourceStateSchema = z.object({
+  kind: SourceKindSchema,
+  status: SourceStatusSchema,
+  /** One line for the banner: "Replay of a recorded session on NVIDIA H200 — not live". */
+  label: z.string(),
+  /** What went wrong and what to do, when status is `error` or `stale`. */
+  message: z.string().nullable(),
+  sinceMs: z.number(),
+  replay: ReplayInfoSchema.nullable(),
+});
+export type SourceState = z.infer<typeof SourceStateSchema>;
