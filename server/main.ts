@@ -14,6 +14,12 @@ async function runAgent(argv: string[]): Promise<number> {
     return 0;
   }
   const config = parsed.config;
+  // Signal handlers first: a SIGTERM that lands during start-up must still shut down cleanly.
+  let stop: (signal: string) => void = () => {};
+  const stopped = new Promise<string>((resolve) => (stop = resolve));
+  process.once('SIGINT', () => stop('SIGINT'));
+  process.once('SIGTERM', () => stop('SIGTERM'));
+
   const agent = await startAgent(config);
   const link = config.token ? `${agent.url}?token=${encodeURIComponent(config.token)}` : agent.url;
   log.info(`${agent.hub.source.label} — open ${link}`);
@@ -22,14 +28,9 @@ async function runAgent(argv: string[]): Promise<number> {
   process.on('uncaughtException', (e) => log.error('uncaught exception (agent keeps running)', { error: e.stack ?? String(e) }));
   process.on('unhandledRejection', (e) => log.error('unhandled rejection (agent keeps running)', { error: String(e) }));
 
-  await new Promise<void>((resolve) => {
-    const shutdown = (signal: string): void => {
-      log.info(`${signal}: stopping`);
-      void agent.close().finally(resolve);
-    };
-    process.once('SIGINT', shutdown);
-    process.once('SIGTERM', shutdown);
-  });
+  const signal = await stopped;
+  log.info(`${signal}: stopping`);
+  await agent.close();
   return 0;
 }
 

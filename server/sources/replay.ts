@@ -81,11 +81,22 @@ export class ReplaySource implements GpuSource {
     return rs[rs.length - 1]?.t ?? 0;
   }
 
+  /**
+   * Loop 0 starts now. Each further loop starts one typical GPU interval after the last record, both on the
+   * wall clock (scaled by speed) and in emitted time (unscaled), so emitted times keep rising across the seam.
+   */
   #beginLoop(loop: number): void {
+    const records = this.#recording?.records ?? [];
+    if (loop === 0) {
+      this.#loopWallStartMs = this.#now();
+      this.#offsetMs = this.#loopWallStartMs - this.#startMs();
+    } else {
+      const periodMs = this.#endMs() - this.#startMs() + loopGapMs(records);
+      this.#loopWallStartMs += periodMs / this.#options.speed;
+      this.#offsetMs += periodMs;
+    }
     this.#loop = loop;
     this.#next = 0;
-    this.#loopWallStartMs = this.#now();
-    this.#offsetMs = this.#loopWallStartMs - this.#startMs();
   }
 
   #state(): SourceState {
@@ -142,12 +153,7 @@ export class ReplaySource implements GpuSource {
       sink.record(shifted);
     }
     if (this.#next >= records.length) {
-      const gap = loopGapMs(records) / this.#options.speed;
-      const loopEndWall = this.#loopWallStartMs + (this.#endMs() - this.#startMs()) / this.#options.speed + gap;
       this.#beginLoop(this.#loop + 1);
-      // Keep the seam exact: the new loop starts one GPU interval after the last record, not when this timer ran.
-      this.#loopWallStartMs = Math.max(loopEndWall, this.#loopWallStartMs);
-      this.#offsetMs = this.#loopWallStartMs - this.#startMs();
       sink.state(this.#state());
     }
   }
