@@ -28,6 +28,26 @@ export const QUERY_GPU_FIELDS = [
 ] as const;
 export type QueryGpuField = (typeof QUERY_GPU_FIELDS)[number];
 
+/** Aliases nvidia-smi accepts for the fields Headroom reads (`--help-query-gpu`). */
+const FIELD_ALIASES: Readonly<Record<string, QueryGpuField>> = {
+  gpu_uuid: 'uuid',
+  gpu_name: 'name',
+  gpu_bus_id: 'pci.bus_id',
+};
+
+/** The Headroom field a requested or header field stands for, or null for fields Headroom ignores. */
+export function canonicalGpuField(field: string): QueryGpuField | null {
+  const f = field.trim().replace(/\s*\[[^\]]*\]$/, ''); // header labels carry units: `memory.used [MiB]`
+  if ((QUERY_GPU_FIELDS as readonly string[]).includes(f)) return f as QueryGpuField;
+  return FIELD_ALIASES[f] ?? null;
+}
+
+/** True for the header line of `--format=csv` (with or without units): it names fields, it holds no values. */
+export function isQueryGpuHeader(line: string): boolean {
+  const cells = splitSmiCsv(line.replace(/\r$/, '').trim());
+  return cells.length > 1 && cells.includes('index') && (cells.includes('uuid') || cells.includes('gpu_uuid'));
+}
+
 /** The field list of the recorded serving session (`smi_gpu_loop_lms250.csv`). */
 export const SESSION_CAPTURE_FIELDS: readonly QueryGpuField[] = [
   'timestamp', 'index', 'uuid', 'name', 'memory.total', 'memory.reserved', 'memory.used', 'memory.free',
@@ -59,6 +79,11 @@ export interface ParseQueryGpuOptions {
   nowMs: number;
   /** null: nvidia-smi's zone-less timestamp is in this host's zone. */
   utcOffsetMinutes?: number | null;
+  /**
+   * The UUID last seen at a GPU index. A faulted GPU prints `[GPU is lost]` in its uuid column too; with this
+   * the row still says which GPU is lost instead of being dropped.
+   */
+  uuidForIndex?: (index: number) => string | null;
 }
 
 export type ParseRowResult =
@@ -73,7 +98,7 @@ export function splitSmiCsv(line: string): string[] {
 /** Parse one CSV row. Non-CSV lines (warnings, shell traces, headers) come back as `ok: false`. */
 export function parseQueryGpuRow(
   line: string,
-  fields: readonly QueryGpuField[],
+  fields: readonly string[],
   options: ParseQueryGpuOptions,
 ): ParseRowResult {
   const text = line.replace(/\r$/, '');
@@ -101,8 +126,10 @@ export function parseQueryGpuRow(
   };
   const record = sample as unknown as Record<SampleKey, number | string | null>;
 
-  fields.forEach((field, i) => {
+  fields.forEach((requested, i) => {
     const cell = cells[i] ?? '';
+    const field = canonicalGpuField(requested);
+    if (field === null) return;
     const health = placeholderHealth(cell);
     if (health) sample.health = worseHealth(sample.health, health);
     if (field === 'timestamp') {
@@ -121,7 +148,8 @@ export function parseQueryGpuRow(
     }
   });
 
+  if (sample.index < 0 || !Number.isInteger(sample.index)) return { ok: false, reason: 'no-index', line: text };
+  if (sample.uuid === '' && sample.health !== 'ok') sample.uuid = options.uuidForIndex?.(sample.index) ?? '';
   if (sample.uuid === '') return { ok: false, reason: 'no-uuid', line: text };
-  if (sample.index < 0) return { ok: false, reason: 'no-index', line: text };
   return { ok: true, sample };
 }
