@@ -19,6 +19,14 @@ export const ReplayInfoSchema = z.object({
 });
 export type ReplayInfo = z.infer<typeof ReplayInfoSchema>;
 
+/** Something a person should know while the source runs (persistence mode off, a field the driver dropped, ...). */
+export const SourceWarningSchema = z.object({
+  /** Stable key: `persistence-off`, `mig`, `field-dropped`, `pid-namespace`, `gpu-health`, `gpu-gone`, `inventory`, `host`. */
+  code: z.string(),
+  message: z.string(),
+});
+export type SourceWarning = z.infer<typeof SourceWarningSchema>;
+
 export const SourceStateSchema = z.object({
   kind: SourceKindSchema,
   status: SourceStatusSchema,
@@ -28,5 +36,7 @@ export const SourceStateSchema = z.object({
   message: z.string().nullable(),
   sinceMs: z.number(),
   replay: ReplayInfoSchema.nullable(),
+  /** Live source: standing warnings, shown under the banner (absent or empty when there are none). */
+  warnings: z.array(SourceWarningSchema).optional(),
 });
 export type SourceState = z.infer<typeof SourceStateSchema>;
