@@ -40,7 +40,7 @@ describe('headroom_torch.py under CPython with a stub torch', () => {
       expect(SidecarLineSchema.safeParse(l).success, JSON.stringify(l)).toBe(true);
       expect(parseSidecarLine(JSON.stringify(l)).ok).toBe(true);
     }
-    const events = lines.flatMap((l) => (l.event ? [{ ...l.event, device: l.device }] : []));
+    const events: Record<string, unknown>[] = lines.flatMap((l) => (l.event ? [{ ...l.event, device: l.device }] : []));
     const kinds = events.map((e) => e.kind);
     expect(kinds[0]).toBe('start');
     expect(kinds.at(-1)).toBe('end');
