@@ -41,6 +41,7 @@ Prediction and alerts:
   --model <id|config.json|dir|gguf>  model the prediction uses (catalog id, config file, model folder, GGUF)
   --config <file>             alert and threshold settings (JSON)
   --webhook <url>             POST alerts to this URL; repeatable
+  --alert-log <file>          alert history (JSON lines; default: beside --record, or ~/.local/state/headroom/ when live)
 
 Server:
   --port <n>                  HTTP port (default ${DEFAULT_PORT}; 0 picks a free one)
@@ -63,7 +64,8 @@ const ConfigSchema = z
     fromStart: z.boolean(),
     model: z.string().min(1).nullable(),
     configFile: z.string().min(1).nullable(),
-    webhooks: z.array(z.url({ error: () => 'must be an http(s) URL' })),
+    webhooks: z.array(z.url({ protocol: /^https?$/, error: () => 'must be an http(s) URL' })),
+    alertLogFile: z.string().min(1).nullable(),
     port: z.number({ error: () => 'must be a number' }).int('must be a whole number').min(0, 'must be 0–65535').max(65535, 'must be 0–65535'),
     host: z.string().min(1),
     token: z.string().min(8, 'must be at least 8 characters').nullable(),
@@ -84,7 +86,7 @@ export type ParsedCli = { help: true } | { help: false; config: Config };
 const FLAG_OF: Record<string, string> = {
   replayFile: '--replay', replaySpeed: '--replay-speed', nvidiaSmi: '--nvidia-smi', intervalMs: '--interval-ms',
   recordFile: '--record', torchLogs: '--torch-log', torchTraceDir: '--torch-trace-dir', fromStart: '--from-start',
-  configFile: '--config', webhooks: '--webhook',
+  configFile: '--config', webhooks: '--webhook', alertLogFile: '--alert-log',
 };
 
 function num(v: string | undefined): number | undefined {
@@ -112,6 +114,7 @@ export function parseCli(argv: string[], env: NodeJS.ProcessEnv = process.env): 
         model: { type: 'string' },
         config: { type: 'string' },
         webhook: { type: 'string', multiple: true },
+        'alert-log': { type: 'string' },
         port: { type: 'string' },
         host: { type: 'string' },
         token: { type: 'string' },
@@ -136,6 +139,7 @@ export function parseCli(argv: string[], env: NodeJS.ProcessEnv = process.env): 
     model: values.model ?? null,
     configFile: values.config ?? null,
     webhooks: values.webhook ?? [],
+    alertLogFile: values['alert-log'] ?? null,
     port: num(values.port) ?? num(env.HEADROOM_PORT) ?? DEFAULT_PORT,
     host: values.host ?? env.HEADROOM_HOST ?? DEFAULT_HOST,
     token: values.token ?? env.HEADROOM_TOKEN ?? null,
