@@ -1,3 +1,4 @@
+import { svelte } from '@sveltejs/vite-plugin-svelte';
 import { defineConfig } from 'vitest/config';
 
 // Three projects: unit (pure code, fast), integration (real sockets, real processes, fake nvidia-smi),
@@ -5,7 +6,13 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     projects: [
-      { test: { name: 'unit', include: ['test/unit/**/*.test.ts'], environment: 'node' } },
+      { test: { name: 'unit', include: ['test/unit/**/*.test.ts'], exclude: ['test/unit/client/**'], environment: 'node' } },
+      {
+        // Client state and components: Svelte runes compiled by the Svelte plugin, DOM from happy-dom.
+        plugins: [svelte({ configFile: false, compilerOptions: { runes: true } })],
+        resolve: { conditions: ['browser'] },
+        test: { name: 'client', include: ['test/unit/client/**/*.test.ts'], environment: 'happy-dom' },
+      },
       {
         test: {
           name: 'integration',
