@@ -12,6 +12,7 @@ import { ConfigError, type Config } from './config.ts';
 import { createHttpApp, findClientDir } from './http.ts';
 import { Hub } from './hub.ts';
 import { createLogger } from './log.ts';
+import { RecordingWriter } from './recording/writer.ts';
 import { registerSocketHandlers } from './socketHandlers.ts';
 import { createSource } from './sources/index.ts';
 import type { GpuSource } from './sources/types.ts';
@@ -86,11 +87,26 @@ export async function startAgent(config: Config, options: AgentOptions = {}): Pr
     registerSocketHandlers(socket, { hub, source });
   });
   const detachBroadcast = attachBroadcast(io, hub);
+  // --record: the live session, appended as it arrives (format v1).
+  let recorder: RecordingWriter | null = null;
+  if (config.recordFile && source.kind !== 'live') log.warn('--record records the live source; ignored while replaying');
+  else if (config.recordFile) {
+    try {
+      recorder = await RecordingWriter.open({ file: config.recordFile });
+    } catch (e) {
+      detachBroadcast();
+      io.close();
+      throw e;
+    }
+    const writer = recorder;
+    hub.subscribe({ record: (r) => writer.append(r) });
+  }
 
   const address = await listen(httpServer, config.port, config.host);
   try {
     await source.start(hub);
   } catch (e) {
+    await recorder?.close();
     detachBroadcast();
     io.close();
     await new Promise<void>((r) => httpServer.close(() => r()));
@@ -112,6 +128,7 @@ export async function startAgent(config: Config, options: AgentOptions = {}): Pr
       closed = true;
       detachBroadcast();
       await source.stop();
+      await recorder?.close();
       await new Promise<void>((resolve) => io.close(() => resolve()));
     },
   };

@@ -8,6 +8,8 @@ import type { SourceKind, SourceState } from '../../shared/source.ts';
 export interface SourceSink {
   record(record: DataRecord): void;
   state(state: SourceState): void;
+  /** A GPU that stopped reporting (fell off the bus): drop its history. */
+  retireGpu?(uuid: string): void;
 }
 
 export interface GpuSource {
