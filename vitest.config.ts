@@ -8,10 +8,10 @@ export default defineConfig({
     projects: [
       { test: { name: 'unit', include: ['test/unit/**/*.test.ts'], exclude: ['test/unit/client/**'], environment: 'node' } },
       {
-        // Client state and components: Svelte runes compiled by the Svelte plugin, DOM from happy-dom.
+        // Client state and components: Svelte runes compiled by the Svelte plugin, DOM per file (`// @vitest-environment happy-dom`).
         plugins: [svelte({ configFile: false, compilerOptions: { runes: true } })],
         resolve: { conditions: ['browser'] },
-        test: { name: 'client', include: ['test/unit/client/**/*.test.ts'], environment: 'happy-dom' },
+        test: { name: 'client', include: ['test/unit/client/**/*.test.ts'], environment: 'node' },
       },
       {
         test: {
