@@ -7,6 +7,7 @@ import type { AddressInfo } from 'node:net';
 import { Server } from 'socket.io';
 import type { ClientToServerEvents, ServerToClientEvents } from '../shared/contract.ts';
 import { tokenFromCookieHeader, tokenMatches } from './auth.ts';
+import { startAlerts, type Alerts } from './alerts/index.ts';
 import { attachBroadcast } from './broadcast.ts';
 import { ConfigError, type Config } from './config.ts';
 import { createHttpApp, findClientDir } from './http.ts';
@@ -26,6 +27,7 @@ export interface Agent {
   hub: Hub;
   source: GpuSource;
   io: Server<ClientToServerEvents, ServerToClientEvents>;
+  alerts: Alerts;
   close(): Promise<void>;
 }
 
@@ -66,11 +68,20 @@ export async function startAgent(config: Config, options: AgentOptions = {}): Pr
     cors: { origin: false },
     maxHttpBufferSize: 64 * 1024,
   });
+  // Alerts run on the server (rules, webhooks, alert log, GET /api/alerts); a bad --config throws here.
+  let alerts: Alerts;
+  try {
+    alerts = await startAlerts({ hub, io, config, sourceKind: source.kind });
+  } catch (e) {
+    io.close();
+    throw e;
+  }
   const app = createHttpApp({
     hub,
     token: config.token,
     clientDir: findClientDir(options.clientDir),
     clientCount: () => io.engine.clientsCount,
+    apiRouters: [alerts.router],
   });
   httpServer.on('request', app);
 
@@ -95,6 +106,7 @@ export async function startAgent(config: Config, options: AgentOptions = {}): Pr
       recorder = await RecordingWriter.open({ file: config.recordFile });
     } catch (e) {
       detachBroadcast();
+      await alerts.close();
       io.close();
       throw e;
     }
@@ -108,6 +120,7 @@ export async function startAgent(config: Config, options: AgentOptions = {}): Pr
   } catch (e) {
     await recorder?.close();
     detachBroadcast();
+    await alerts.close();
     io.close();
     await new Promise<void>((r) => httpServer.close(() => r()));
     throw e;
@@ -123,12 +136,14 @@ export async function startAgent(config: Config, options: AgentOptions = {}): Pr
     hub,
     source,
     io,
+    alerts,
     async close() {
       if (closed) return;
       closed = true;
       detachBroadcast();
       await source.stop();
       await recorder?.close();
+      await alerts.close();
       await new Promise<void>((resolve) => io.close(() => resolve()));
     },
   };

@@ -4,4 +4,6 @@
  */
 export type Subcommand = (argv: string[]) => Promise<number>;
 
-export const SUBCOMMANDS: Record<string, () => Promise<Subcommand>> = {};
+export const SUBCOMMANDS: Record<string, () => Promise<Subcommand>> = {
+  'alert-rules': () => import('./alerts/cli.ts').then((m) => m.run),
+};

@@ -1,7 +1,7 @@
 /** express app: the built client, `GET /api/health`, and the token gate when one is configured. */
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import express, { type Express } from 'express';
+import express, { type Express, type Router } from 'express';
 import type { HealthResponse } from '../shared/contract.ts';
 import { requireToken } from './auth.ts';
 import type { Hub } from './hub.ts';
@@ -19,6 +19,8 @@ export interface HttpDeps {
   token: string | null;
   clientDir: string | null;
   clientCount: () => number;
+  /** Further API routers (alerts, ...), mounted under /api before the 404. */
+  apiRouters?: Router[];
 }
 
 export function createHttpApp(deps: HttpDeps): Express {
@@ -49,6 +51,7 @@ export function createHttpApp(deps: HttpDeps): Express {
     };
     res.json(body);
   });
+  for (const router of deps.apiRouters ?? []) app.use('/api', router);
   app.use('/api', (_req, res) => {
     res.status(404).json({ ok: false, error: 'no such API endpoint' });
   });

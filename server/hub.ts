@@ -4,6 +4,7 @@
  * record out to listeners (socket broadcast, recorder, attribution, alerts). A failing listener is logged
  * and never stops the others or the source.
  */
+import { EMPTY_ALERTS, type AlertsSnapshot } from '../shared/alerts.ts';
 import type { GpuHistory, Snapshot } from '../shared/contract.ts';
 import type { DataRecord, GpuProcess, GpuSample, HostSample, Inventory, TorchEvent, TorchSample } from '../shared/data.ts';
 import { RingBuffer } from '../shared/ringBuffer.ts';
@@ -48,6 +49,8 @@ export class Hub implements SourceSink {
   #torchSamples: RingBuffer<TorchSample>;
   #torchEvents: RingBuffer<TorchEvent>;
   #listeners = new Set<HubListener>();
+  /** Set by the alert engine: its part of the connect snapshot. */
+  alertsSnapshot: () => AlertsSnapshot = () => EMPTY_ALERTS;
   readonly #now: () => number;
 
   constructor(options: { serverVersion: string; initialSource: SourceState; limits?: Partial<HubLimits>; now?: () => number }) {
@@ -175,6 +178,7 @@ export class Hub implements SourceSink {
       inventory: this.#inventory,
       torchSamples: this.torchSamples(this.limits.snapshotHistory * 2),
       torchEvents: this.torchEvents(),
+      alerts: this.alertsSnapshot(),
     };
   }
 }

@@ -50,7 +50,7 @@ export const AlertConfigSchema = z.strictObject({
       clearFactor: z.number().min(1, 'must be at least 1').default(2),
       /** Window of the envelope fit, and the bucket whose maximum is one envelope point. */
       windowMs: ms.min(5_000, 'must be at least 5000 ms').default(120_000),
-      bucketMs: ms.min(100, 'must be at least 100 ms').default(2_000),
+      bucketMs: ms.min(100, 'must be at least 100 ms').default(5_000),
       /** Growth slower than this is no trend (noise, slow leaks measured in days). */
       minGrowthBytesPerSecond: z.number().nonnegative().default(1024 * 1024),
       forMs: ms.default(5_000),

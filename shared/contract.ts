@@ -5,6 +5,7 @@
  */
 import type { GpuProcess, GpuSample, HostSample, Inventory, TorchEvent, TorchSample } from './data.ts';
 import type { SourceState } from './source.ts';
+import type { AlertEvent, AlertsSnapshot, WebhookStatus } from './alerts.ts';
 
 /** Request/response over acks. */
 export type Ack<T> = { ok: true; data: T } | { ok: false; error: string };
@@ -30,6 +31,8 @@ export interface Snapshot {
   /** Bounded recent PyTorch samples (all processes) and events. */
   torchSamples: TorchSample[];
   torchEvents: TorchEvent[];
+  /** Active and recent alerts, webhook and alert-log status. */
+  alerts: AlertsSnapshot;
 }
 
 /** One tick of the GPU source: one sample per GPU. Emitted volatile: a slow tab gets the newest, not a backlog. */
@@ -52,6 +55,10 @@ export interface ServerToClientEvents {
   torch: (samples: TorchSample[]) => void;
   torchEvent: (event: TorchEvent) => void;
   source: (state: SourceState) => void;
+  /** One alert state change (firing, escalated, renotify, resolved). */
+  alert: (event: AlertEvent) => void;
+  /** Webhook deliveries or the alert log failed or recovered. */
+  alertDelivery: (status: { webhooks: WebhookStatus[]; logError: string | null }) => void;
 }
 
 export interface ClientToServerEvents {

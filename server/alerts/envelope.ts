@@ -1,9 +1,11 @@
 /**
  * The growth of memory, robust to the sawtooth of batches: memory rises while a batch runs and falls when it
  * ends, so a straight fit through every sample chases the teeth. Instead, fit the envelope: the maximum of
- * each time bucket, then a Theil–Sen line (median of pairwise slopes) through those maxima. One tall tooth or
- * one step moves the median slope by little, and a step is not a trend: the fit also reports which fraction of
- * consecutive envelope points rose, and a caller asks for most of them to rise before it calls it growth.
+ * each time bucket, then the median of the slopes between envelope points up to `maxLag` buckets apart (a
+ * local Theil–Sen estimate). One tall tooth or one step (weights loading, an admitted batch) touches only
+ * the few pairs that straddle it, so it barely moves the median; a trend that lifts every tooth moves it.
+ * The fit also reports which fraction of consecutive envelope points rose: a caller asks for most of them
+ * to rise before it calls it growth.
  */
 
 export interface Point {
@@ -14,7 +16,7 @@ export interface Point {
 export interface EnvelopeFit {
   /** Bytes per second; positive = growing. */
   slopePerSecond: number;
-  /** The envelope now: the fitted line's value at the newest bucket, never below that bucket's maximum. */
+  /** The envelope now: the newest bucket's maximum (measured, not extrapolated). */
   levelNow: number;
   buckets: number;
   /** Fraction of consecutive envelope points that rose by more than the noise step (0–1). */
@@ -43,7 +45,7 @@ function median(xs: number[]): number {
   return s.length % 2 ? (s[m] as number) : ((s[m - 1] as number) + (s[m] as number)) / 2;
 }
 
-/** Theil–Sen fit through the bucket maxima; null with fewer than `minBuckets` buckets. */
+/** Fit through the bucket maxima; null with fewer than `minBuckets` buckets. */
 export function fitEnvelope(
   points: readonly Point[],
   nowMs: number,
@@ -51,12 +53,13 @@ export function fitEnvelope(
   bucketMs: number,
   minBuckets = 5,
   noiseStep = 0,
+  maxLag = 3,
 ): EnvelopeFit | null {
   const env = bucketMaxima(points, nowMs, windowMs, bucketMs);
   if (env.length < Math.max(2, minBuckets)) return null;
   const slopes: number[] = [];
   for (let i = 0; i < env.length; i++) {
-    for (let j = i + 1; j < env.length; j++) {
+    for (let j = i + 1; j < Math.min(env.length, i + 1 + maxLag); j++) {
       const a = env[i] as Point;
       const b = env[j] as Point;
       if (b.t > a.t) slopes.push(((b.v - a.v) / (b.t - a.t)) * 1000);
@@ -66,13 +69,10 @@ export function fitEnvelope(
   const slopePerSecond = median(slopes);
   let rising = 0;
   for (let i = 1; i < env.length; i++) if ((env[i] as Point).v - (env[i - 1] as Point).v > noiseStep) rising++;
-  // Intercept: median of v − slope·t, evaluated at the newest bucket.
   const last = env[env.length - 1] as Point;
-  const intercept = median(env.map((p) => p.v - (slopePerSecond * p.t) / 1000));
-  const fitted = intercept + (slopePerSecond * last.t) / 1000;
   return {
     slopePerSecond,
-    levelNow: Math.max(fitted, last.v),
+    levelNow: last.v,
     buckets: env.length,
     risingFraction: rising / (env.length - 1),
     fromMs: (env[0] as Point).t,

@@ -26,7 +26,6 @@ export interface ProcessObs {
   retriesRoseAtMs: number | null;
   retriesBaseline: number | null;
   lastOom: OomSeen | null;
-  ended: boolean;
   calibration: Calibration;
 }
 
@@ -38,6 +37,8 @@ export interface GpuObs {
 
 /** ~10 min at 4 Hz; the forecast window is far shorter. */
 const SERIES_CAPACITY = 2400;
+const PROCESS_SILENT_MS = 30_000;
+const MAX_ORPHAN_OOMS = 16;
 
 export class Observations {
   readonly gpus = new Map<string, GpuObs>();
@@ -53,6 +54,7 @@ export class Observations {
       case 'gpu':
         this.lastGpuRecordMs = r.t;
         for (const g of r.gpus) this.#gpu(g);
+        this.#forgetSilent(r.t);
         break;
       case 'processes':
         this.gpuProcesses = r.processes;
@@ -80,6 +82,11 @@ export class Observations {
     if (g.totalBytes !== null && g.freeBytes !== null) obs.occupied.push({ t: g.timestampMs, v: g.totalBytes - g.freeBytes });
   }
 
+  /** A process with no memory sample for PROCESS_SILENT_MS is gone (killed without an `end` event). */
+  #forgetSilent(nowMs: number): void {
+    for (const [pid, p] of this.processes) if (nowMs - p.latest.timestampMs > PROCESS_SILENT_MS) this.processes.delete(pid);
+  }
+
   #uuidOf(pid: number, s: TorchSample | null): string | null {
     if (s?.uuid) return s.uuid;
     const on = [...new Set(this.gpuProcesses.filter((p) => p.pid === pid).map((p) => p.gpuUuid))];
@@ -99,7 +106,6 @@ export class Observations {
         retriesRoseAtMs: null,
         retriesBaseline: s.numAllocRetries,
         lastOom: null,
-        ended: false,
         calibration: new Calibration(),
       };
       this.processes.set(pid, p);
@@ -112,7 +118,6 @@ export class Observations {
     const p = this.#process(s.pid, s);
     const prev = known ? known.latest : null;
     p.gpuUuid ??= this.#uuidOf(s.pid, s);
-    p.ended = false;
     if (prev && s.numAllocRetries !== null && prev.numAllocRetries !== null && s.numAllocRetries > prev.numAllocRetries) {
       p.retriesRoseAtMs = s.timestampMs;
     }
@@ -134,12 +139,14 @@ export class Observations {
         target.lastOom = recent && target.lastOom ? { ...target.lastOom, message: e.message } : seen;
       } else {
         this.orphanOoms.push(seen);
+        if (this.orphanOoms.length > MAX_ORPHAN_OOMS) this.orphanOoms.shift();
       }
       return;
     }
     if (!p) return;
-    if (e.kind === 'end') p.ended = true;
-    p.calibration.event(e);
+    // A process that ended is forgotten: its alerts resolve, and a new process with its pid starts afresh.
+    if (e.kind === 'end') this.processes.delete(e.pid);
+    else p.calibration.event(e);
   }
 
   /** OOM events from processes that sent no memory samples (kept until a rule reads them). */

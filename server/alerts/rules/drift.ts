@@ -83,7 +83,6 @@ export function driftConditions(ctx: RuleContext): Condition[] {
   if (!ctx.config.drift.enabled) return [];
   const out: Condition[] = [];
   for (const p of ctx.obs.processes.values()) {
-    if (p.ended) continue;
     const w = weightsCondition(ctx, p);
     if (w) out.push(w);
     const kv = p.calibration.lastKv;

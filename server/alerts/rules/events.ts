@@ -20,9 +20,9 @@ export function oomFacts(message: string | null): Record<string, number | null> 
   };
 }
 
-function oomCondition(ctx: RuleContext, oom: OomSeen, uuid: string | null, ended: boolean): Condition {
+function oomCondition(ctx: RuleContext, oom: OomSeen, uuid: string | null): Condition {
   const quiet = ctx.config.events.oomQuietMs;
-  const active = !ended && ctx.nowMs - oom.atMs < quiet;
+  const active = ctx.nowMs - oom.atMs < quiet;
   const gpuIndex = uuid ? (ctx.obs.gpus.get(uuid)?.latest.index ?? null) : null;
   return {
     key: `oom:${oom.pid}`,
@@ -41,8 +41,8 @@ function oomCondition(ctx: RuleContext, oom: OomSeen, uuid: string | null, ended
 export function eventConditions(ctx: RuleContext): Condition[] {
   if (!ctx.config.events.enabled) return [];
   const out: Condition[] = [];
-  for (const p of ctx.obs.processes.values()) if (p.lastOom) out.push(oomCondition(ctx, p.lastOom, p.gpuUuid, p.ended));
-  for (const o of ctx.obs.orphanOoms) out.push(oomCondition(ctx, o, null, false));
+  for (const p of ctx.obs.processes.values()) if (p.lastOom) out.push(oomCondition(ctx, p.lastOom, p.gpuUuid));
+  for (const o of ctx.obs.orphanOoms) if (ctx.nowMs - o.atMs < ctx.config.events.oomQuietMs) out.push(oomCondition(ctx, o, null));
   for (const [uuid, gpu] of ctx.obs.gpus) {
     const g = gpu.latest;
     const bad = g.health !== 'ok';

@@ -134,7 +134,6 @@ export function forecastConditions(ctx: RuleContext): Condition[] {
   if (!ctx.config.forecast.enabled) return [];
   const out = trendConditions(ctx);
   for (const p of ctx.obs.processes.values()) {
-    if (p.ended) continue;
     const r = requestCondition(ctx, p);
     if (r) out.push(r);
     const m = maxCondition(ctx, p);

@@ -14,7 +14,6 @@ export function fragmentationConditions(ctx: RuleContext): Condition[] {
   if (!cfg.enabled) return [];
   const out: Condition[] = [];
   for (const p of ctx.obs.processes.values()) {
-    if (p.ended) continue;
     const s = p.latest;
     const unalloc = s.reservedBytes - s.allocatedBytes;
     const pct = s.reservedBytes > 0 ? (unalloc / s.reservedBytes) * 100 : 0;
