@@ -137,6 +137,7 @@ export class Observations {
       if (target) {
         const recent = target.lastOom && e.timestampMs - target.lastOom.atMs < 5_000 && target.lastOom.message === null;
         target.lastOom = recent && target.lastOom ? { ...target.lastOom, message: e.message } : seen;
+        target.calibration.event(e); // the request that hit it is over
       } else {
         this.orphanOoms.push(seen);
         if (this.orphanOoms.length > MAX_ORPHAN_OOMS) this.orphanOoms.shift();
