@@ -7,6 +7,8 @@
  * at once without it. Nothing here throws out of a timer or an event handler.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { delimiter, join } from 'node:path';
 import type { GpuSample } from '../../../shared/data.ts';
 import { createLogger } from '../../log.ts';
 import { classifySmiExit, firstLine, spawnErrorMessage } from '../../nvidia-smi/failures.ts';
@@ -21,6 +23,16 @@ const ESSENTIAL_FIELDS: ReadonlySet<string> = new Set(['index', 'uuid']);
 const FIRST_ROW_GRACE_MS = 5_000;
 const MIN_WATCHDOG_MS = 1_000;
 const KILL_GRACE_MS = 1_000;
+
+/**
+ * nvidia-smi writes to a pipe through C stdio, which may hold lines back in a 4 KiB buffer; `stdbuf -oL`
+ * (coreutils) makes it line-buffered, so each row arrives when printed. Used when present (Linux).
+ */
+export function lineBufferedCommand(smiPath: string, args: string[], env: NodeJS.ProcessEnv): [string, string[]] {
+  if (process.platform !== 'linux') return [smiPath, args];
+  const stdbuf = (env.PATH ?? '').split(delimiter).filter(Boolean).map((d) => join(d, 'stdbuf')).find((p) => existsSync(p));
+  return stdbuf ? [stdbuf, ['-oL', smiPath, ...args]] : [smiPath, args];
+}
 
 export type StreamStatus = 'starting' | 'running' | 'stale' | 'error';
 
@@ -77,6 +89,11 @@ export class GpuStream {
     return this.#restarts;
   }
 
+  /** PID of the running child (its CPU time is part of what a sample costs). */
+  get childPid(): number | null {
+    return this.#child?.pid ?? null;
+  }
+
   start(): void {
     this.#stopped = false;
     this.#spawn();
@@ -116,7 +133,9 @@ export class GpuStream {
     const tail = new TailBuffer();
     let child: ChildProcess;
     try {
-      child = spawn(this.#options.smiPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env: this.#options.env ?? process.env });
+      const env = this.#options.env ?? process.env;
+      const [command, commandArgs] = lineBufferedCommand(this.#options.smiPath, args, env);
+      child = spawn(command, commandArgs, { stdio: ['ignore', 'pipe', 'pipe'], env });
     } catch (e) {
       this.#failed(spawnErrorMessage(this.#options.smiPath, (e as NodeJS.ErrnoException).code), 'error');
       return;

@@ -17,6 +17,8 @@ import { PidNamespaceCheck, type ProcLookup } from './pidNamespace.ts';
 import { GpuRoster } from './roster.ts';
 
 const log = createLogger('live');
+/** With HEADROOM_DEBUG=live, the agent's CPU time per GPU sample is logged this often. */
+const COST_LOG_INTERVAL_MS = 10_000;
 
 export interface LiveSourceOptions {
   smiPath: string;
@@ -46,6 +48,7 @@ export class LiveSource implements GpuSource {
   #inventoryWarnings: SourceWarning[] = [];
   #lastStateJson = '';
   #gpuNames: string[] = [];
+  #cost = { ticks: 0, cpu: process.cpuUsage(), sinceMs: 0 };
 
   constructor(options: LiveSourceOptions) {
     this.#options = options;
@@ -82,6 +85,11 @@ export class LiveSource implements GpuSource {
 
   get restarts(): number {
     return this.#stream.restarts;
+  }
+
+  /** PID of the nvidia-smi `-lms` child now running, or null. */
+  get smiChildPid(): number | null {
+    return this.#stream.childPid;
   }
 
   async start(sink: SourceSink): Promise<void> {
@@ -131,6 +139,29 @@ export class LiveSource implements GpuSource {
     for (const [code, warning] of change.warnings) this.#setWarning(code, warning, false);
     this.#emit({ kind: 'gpu', t, gpus: samples });
     this.#publish();
+    this.#logCost();
+  }
+
+  /** process.cpuUsage() per tick over the last interval: what watching costs the agent (debug log). */
+  #logCost(): void {
+    const now = this.#now();
+    if (this.#cost.ticks === 0) this.#cost = { ticks: 0, cpu: process.cpuUsage(), sinceMs: now };
+    this.#cost.ticks++;
+    if (now - this.#cost.sinceMs < COST_LOG_INTERVAL_MS) return;
+    const used = process.cpuUsage(this.#cost.cpu);
+    const ticks = this.#cost.ticks - 1;
+    if (ticks > 0) {
+      log.debug('cost', {
+        ticks,
+        seconds: (now - this.#cost.sinceMs) / 1000,
+        cpuUserUsPerTick: Math.round(used.user / ticks),
+        cpuSystemUsPerTick: Math.round(used.system / ticks),
+        cpuUsPerTick: Math.round((used.user + used.system) / ticks),
+        smiChildPid: this.#stream.childPid,
+        restarts: this.#stream.restarts,
+      });
+    }
+    this.#cost = { ticks: 0, cpu: process.cpuUsage(), sinceMs: now };
   }
 
   #streamStatus(status: StreamStatus, message: string | null): void {
