@@ -1,0 +1,144 @@
+/**
+ * A model of PyTorch's CUDA caching allocator (c10/cuda/CUDACachingAllocator.cpp, default settings):
+ * - every request is rounded up to 512 B (kMinBlockSize);
+ * - requests of at most 1 MiB (kSmallSize) come from 2 MiB segments (small pool), larger ones from the
+ *   large pool: 1–10 MiB requests open a 20 MiB segment (kLargeBuffer), larger ones a segment rounded up
+ *   to 2 MiB (kRoundLarge);
+ * - a request takes the best-fitting cached free block of its pool (smallest size, then lowest address);
+ *   the block is split when the remainder is ≥ 512 B (small) or > 1 MiB (large), else handed out whole;
+ * - freed blocks merge with free neighbours of the same segment and stay cached (reserved) until
+ *   empty_cache, so reserved grows when no cached block fits: that is the "slack" above the peak.
+ * Stats follow the allocator: allocated counts the block handed out (a whole unsplit block included).
+ */
+const MIN_BLOCK = 512;
+const SMALL_SIZE = 1 << 20;
+const SMALL_BUFFER = 2 << 20;
+const LARGE_BUFFER = 20 << 20;
+const MIN_LARGE_ALLOC = 10 << 20;
+const ROUND_LARGE = 2 << 20;
+
+interface Block {
+  addr: number;
+  size: number;
+  free: boolean;
+  small: boolean;
+  prev: Block | null;
+  next: Block | null;
+}
+
+/** A live allocation; hand it back to free(). */
+export type Handle = Block;
+
+export function roundRequest(bytes: number): number {
+  return bytes <= MIN_BLOCK ? MIN_BLOCK : Math.ceil(bytes / MIN_BLOCK) * MIN_BLOCK;
+}
+
+/** Size of the segment (cudaMalloc) the allocator opens for a request it cannot serve from cache. */
+export function segmentSize(rounded: number): number {
+  if (rounded <= SMALL_SIZE) return SMALL_BUFFER;
+  if (rounded < MIN_LARGE_ALLOC) return LARGE_BUFFER;
+  return Math.ceil(rounded / ROUND_LARGE) * ROUND_LARGE;
+}
+
+export class CachingAllocator {
+  allocatedBytes = 0;
+  peakAllocatedBytes = 0;
+  reservedBytes = 0;
+  private readonly freeLarge: Block[] = [];
+  private readonly freeSmall: Block[] = [];
+  private nextAddr = 0;
+
+  /** Allocate `bytes` (0 allowed: PyTorch hands out no block, so nothing is counted). */
+  malloc(bytes: number): Handle | null {
+    if (bytes <= 0) return null;
+    const size = roundRequest(bytes);
+    const small = size <= SMALL_SIZE;
+    const pool = small ? this.freeSmall : this.freeLarge;
+    let best = -1;
+    for (let i = 0; i < pool.length; i++) {
+      const b = pool[i]!;
+      if (b.size < size) continue;
+      const cur = best < 0 ? null : pool[best]!;
+      if (!cur || b.size < cur.size || (b.size === cur.size && b.addr < cur.addr)) best = i;
+    }
+    let block: Block;
+    if (best >= 0) {
+      block = pool[best]!;
+      pool[best] = pool[pool.length - 1]!;
+      pool.pop();
+    } else {
+      const seg = segmentSize(size);
+      block = { addr: this.nextAddr, size: seg, free: true, small, prev: null, next: null };
+      this.nextAddr += seg;
+      this.reservedBytes += seg;
+    }
+    const remaining = block.size - size;
+    if (small ? remaining >= MIN_BLOCK : remaining > SMALL_SIZE) {
+      const rest: Block = { addr: block.addr + size, size: remaining, free: true, small, prev: block, next: block.next };
+      if (block.next) block.next.prev = rest;
+      block.next = rest;
+      block.size = size;
+      pool.push(rest);
+    }
+    block.free = false;
+    this.allocatedBytes += block.size;
+    if (this.allocatedBytes > this.peakAllocatedBytes) this.peakAllocatedBytes = this.allocatedBytes;
+    return block;
+  }
+
+  free(h: Handle | null): void {
+    if (!h || h.free) return;
+    this.allocatedBytes -= h.size;
+    const pool = h.small ? this.freeSmall : this.freeLarge;
+    let b = h;
+    b.free = true;
+    const prev = b.prev;
+    if (prev && prev.free) {
+      remove(pool, prev);
+      prev.size += b.size;
+      prev.next = b.next;
+      if (b.next) b.next.prev = prev;
+      b = prev;
+    }
+    const next = b.next;
+    if (next && next.free) {
+      remove(pool, next);
+      b.size += next.size;
+      b.next = next.next;
+      if (next.next) next.next.prev = b;
+    }
+    pool.push(b);
+  }
+
+  /** Sizes of cached free large blocks, sorted: the state that decides future segment growth. */
+  freeSignature(): string {
+    return this.freeLarge.map((b) => b.size).sort((x, y) => x - y).join(',');
+  }
+}
+
+function remove(pool: Block[], b: Block): void {
+  const i = pool.indexOf(b);
+  if (i >= 0) {
+    pool[i] = pool[pool.length - 1]!;
+    pool.pop();
+  }
+}
+
+/**
+ * Reserved bytes of tensors allocated once and kept (weights, in load order): large tensors of one layer
+ * are packed into their segments (per layer, then times `layers`); all small ones share 2 MiB segments.
+ */
+export function residentReservedBytes(layerTensors: readonly number[], layers: number, bodyTensors: readonly number[]): number {
+  const large = new CachingAllocator();
+  let small = 0;
+  for (const t of layerTensors) {
+    if (roundRequest(t) <= SMALL_SIZE) small += roundRequest(t) * layers;
+    else large.malloc(t);
+  }
+  let reserved = large.reservedBytes * layers;
+  for (const t of bodyTensors) {
+    if (roundRequest(t) <= SMALL_SIZE) small += roundRequest(t);
+    else reserved += segmentSize(roundRequest(t));
+  }
+  return reserved + Math.ceil(small / SMALL_BUFFER) * SMALL_BUFFER;
+}

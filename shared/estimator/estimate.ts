@@ -1,0 +1,99 @@
+/**
+ * estimate(): per-GPU memory for one model + runtime. Weights and KV are exact from the config (or the
+ * checkpoint headers); activations and allocator slack come from replaying the forward against a model of
+ * PyTorch's caching allocator; the context is the measured non-PyTorch footprint.
+ * Components add up: weights + KV + activations + logits + gradients + optimizer + overhead = deviceUsed.
+ */
+import { llamaCppRuntime, NCCL_BYTES, vllmRuntime } from './engines.ts';
+import { hfRuntime, type RuntimeMemory } from './hf.ts';
+import { kvCacheBytes } from './kv.ts';
+import { resolveInput } from './resolve.ts';
+import { trainingMemory } from './training.ts';
+import type { Estimate, EstimateInput } from './types.ts';
+import { weightsBreakdown } from './weights.ts';
+
+const GiB = 1024 ** 3;
+const gib = (b: number): string => `${(b / GiB).toFixed(2)} GiB`;
+
+export function estimate(input: EstimateInput): Estimate {
+  const r = resolveInput(input);
+  const m = r.model;
+  const w = weightsBreakdown(m, r.scheme, r.dtype, r.tp, r.pp, r.groupSize);
+  const exact = r.weightsBytesExact;
+  const weightsPerGpu = exact === null ? w.perGpuBytes : Math.round((exact * w.perGpuBytes) / w.totalBytes);
+  const ctx = r.prompt + r.newTokens;
+  const kind = r.engine.kind;
+  const block = kind === 'vllm' ? (r.engine.kind === 'vllm' ? (r.engine.blockSize ?? 16) : 1) : 1;
+  const kvTokens = kind === 'hf-static' && r.engine.kind === 'hf-static' ? Math.max(r.engine.maxCacheTokens ?? ctx, r.prompt) : ctx;
+  const kv = kind === 'llamacpp' && r.engine.kind === 'llamacpp'
+    ? kvCacheBytes(m, r.kvDtype, 1, r.engine.nCtx ?? r.batch * ctx, r.tp, r.pp, kind)
+    : kvCacheBytes(m, r.kvDtype, r.batch, kvTokens, r.tp, r.pp, kind, block);
+  const ncclBytes = r.tp * r.pp > 1 ? NCCL_BYTES : 0;
+  const ex: Record<string, string> = {};
+
+  let rt: RuntimeMemory;
+  let weightsBytes = weightsPerGpu;
+  let kvBytes = kv.bytes;
+  let gradientsBytes = 0;
+  let optimizerBytes = 0;
+  if (r.training) {
+    const t = trainingMemory(r, w);
+    weightsBytes = t.weightsBytes;
+    gradientsBytes = t.gradientsBytes;
+    optimizerBytes = t.optimizerBytes;
+    kvBytes = 0;
+    const peak = weightsBytes + gradientsBytes + optimizerBytes + t.activationBytes + t.logitsBytes;
+    // The largest transients (one layer's MLP temporaries, the loss logits) stay cached between steps.
+    const slack = Math.round(0.5 * t.transientBytes);
+    rt = {
+      kvPrefillBytes: 0, activationBytes: t.activationBytes, logitsBytes: t.logitsBytes, workspaceBytes: 0,
+      prefillPeakBytes: peak, decodePeakBytes: 0, reservedBytes: peak + slack, nonTorchBytes: r.gpu.contextBytes,
+      notes: { ...t.notes, allocatorSlackBytes: 'half of one layer\'s transient stays cached and split between steps' },
+    };
+    ex.kvCacheBytes = 'training: no KV cache';
+  } else if (kind === 'vllm') {
+    const v = vllmRuntime(r, weightsPerGpu, kv.bytes);
+    rt = v;
+    kvBytes = v.poolBytes;
+  } else if (kind === 'llamacpp') {
+    rt = llamaCppRuntime(r, weightsPerGpu, kv.bytes);
+  } else {
+    rt = hfRuntime(r, w, weightsPerGpu, kv.bytes);
+  }
+
+  const peakAllocated = Math.max(rt.prefillPeakBytes, rt.decodePeakBytes);
+  const reserved = Math.max(rt.reservedBytes, rt.decodePeakBytes);
+  const deviceUsed = reserved + rt.nonTorchBytes + ncclBytes;
+  const cudaContextBytes = rt.nonTorchBytes;
+  const slack = Math.max(0, reserved - peakAllocated);
+  const overhead = Math.max(0, deviceUsed - weightsBytes - kvBytes - rt.activationBytes - rt.logitsBytes - gradientsBytes - optimizerBytes);
+  const usable = r.gpu.memoryBytes;
+  const fits = deviceUsed <= usable * (1 - r.headroomFraction) && (kind !== 'vllm' || kv.bytes <= kvBytes);
+
+  ex.weightsBytes ??= exact !== null
+    ? `exact checkpoint bytes from the file headers (${exact} B)${r.tp * r.pp > 1 ? `, this GPU's share under TP ${r.tp} × PP ${r.pp}` : ''}`
+    : `${w.params.toLocaleString('en-US')} parameters stored as ${r.scheme}${r.tp * r.pp > 1 ? `, split over TP ${r.tp} × PP ${r.pp} (${w.layersPerGpu} layers here)` : ''} = ${gib(weightsBytes)}`;
+  ex.kvCacheBytes ??= rt.notes.kvCacheBytes ?? `${kv.bytesPerToken} B per token (2 × kv heads × head_dim × ${r.kvDtype} × layers) × batch ${r.batch} × ${kvTokens} tokens = ${gib(kvBytes)}`;
+  ex.activationBytes = rt.notes.activationBytes ?? `peak transient of the forward: ${gib(rt.activationBytes)}`;
+  ex.logitsBytes = rt.notes.logitsBytes ?? `${r.logits === 'all' ? 'all positions' : 'last position'}: rows × vocab × ${r.logitsFp32 ? 4 : r.bytes} B = ${gib(rt.logitsBytes)}`;
+  ex.gradientsBytes = rt.notes.gradientsBytes ?? 'inference: no gradients';
+  ex.optimizerBytes = rt.notes.optimizerBytes ?? 'inference: no optimizer states';
+  ex.cudaContextBytes = rt.notes.cudaContextBytes ?? `CUDA context, kernels and library handles outside PyTorch on ${r.gpu.name} (measured on the H200: 0.68–0.79 GB)`;
+  ex.ncclBytes = ncclBytes > 0 ? `NCCL communicator buffers per rank (measured 860 MiB on H200 NVLink) for TP ${r.tp} × PP ${r.pp}` : 'single GPU: no NCCL';
+  ex.workspaceBytes = `cuBLAS workspace (${r.gpu.arch >= 9 ? '32 MiB on Hopper+' : '8 MiB'}) and RoPE buffers`;
+  ex.allocatorSlackBytes = rt.notes.allocatorSlackBytes ?? 'reserved by the allocator above the peak';
+  ex.overheadBytes = 'context + NCCL + workspace + allocator slack: everything on the device besides the components above';
+  ex.peakAllocatedBytes = `torch.cuda.max_memory_allocated(): weights + KV + activation peak + logits${r.newTokens > 0 ? ' (max of prefill and decode)' : ''}`;
+  ex.reservedBytes = 'torch.cuda.memory_reserved() after the prefill: segments the caching allocator holds';
+  ex.deviceUsedBytes = 'nvidia-smi per-process memory: reserved + CUDA context (+ NCCL)';
+  ex.fits = `${fits ? 'fits' : 'does not fit'}: ${gib(deviceUsed)} used of ${gib(usable)} on ${r.gpu.name} with ${(r.headroomFraction * 100).toFixed(0)} % kept free`;
+
+  return {
+    params: w.params, weightsBytes, kvCacheBytes: kvBytes, activationBytes: rt.activationBytes, logitsBytes: rt.logitsBytes,
+    overheadBytes: overhead, gradientsBytes, optimizerBytes, cudaContextBytes, ncclBytes, workspaceBytes: rt.workspaceBytes,
+    allocatorSlackBytes: slack, peakAllocatedBytes: peakAllocated, prefillPeakAllocatedBytes: rt.prefillPeakBytes,
+    decodePeakAllocatedBytes: rt.decodePeakBytes, reservedBytes: reserved, deviceUsedBytes: deviceUsed, gpuMemoryBytes: usable,
+    headroomBytes: usable - deviceUsed, fits, contextTokens: kvTokens, kvBytesPerToken: kv.bytesPerToken, tp: r.tp, pp: r.pp,
+    engine: kind, gpu: r.gpu.id, explanations: ex,
+  };
+}

@@ -1,0 +1,370 @@
+/**
+ * The prefill of a Hugging Face decoder (transformers 5, `model(input_ids, use_cache=True, logits_to_keep=…)`)
+ * replayed tensor by tensor against the caching-allocator model: every intermediate is allocated and freed
+ * in the order the Python code creates and drops it (LlamaModel / LlamaDecoderLayer / LlamaRMSNorm /
+ * LlamaMLP / SDPA / eager attention / Mixtral MoE / DeepSeek MLA). The peak allocation and the segments
+ * reserved fall out of the replay; no per-model constants.
+ *
+ * Facts the replay reproduces on the H200 fixture: at the peak (last layer's MLP) the live per-token tensors
+ * are inputs_embeds, the layer input, the residual and the normed input (4·h) plus three MLP temporaries
+ * (3·I); RoPE cos/sin are (1, s, d) each; bf16 eager softmax converts a copy to fp32 before softmax
+ * (bf16 input has no half_to_float fast path), so scores peak at 2 + 4 + 4 B per element; fp32 SDPA with
+ * GQA falls back to the math kernel, which materialises the scores, a safe-softmax output and a bool mask.
+ */
+import { CachingAllocator, type Handle } from './allocator.ts';
+
+export interface ForwardShape {
+  batch: number;
+  seq: number;
+  /** Activation bytes per element (2 or 4). */
+  bytes: number;
+  hidden: number;
+  /** Per TP rank. */
+  heads: number;
+  kvHeads: number;
+  headDim: number;
+  intermediate: number;
+  vocab: number;
+  layers: number;
+  attention: 'flash' | 'efficient' | 'math' | 'eager';
+  logitsAll: boolean;
+  logitsFp32: boolean;
+  /** KV bytes per element when the cache stores another type than the activations (quantized cache). */
+  kvBytes: number;
+  /** Tokens the static cache holds per sequence, or null for the dynamic cache. */
+  staticCacheTokens: number | null;
+  moe: { experts: number; topK: number; intermediate: number; sharedWidth: number; denseLayers: number } | null;
+  mla: { kvLoraRank: number; qLoraRank: number | null; qkHeadDim: number; ropeDim: number; vHeadDim: number } | null;
+}
+
+export interface ForwardResult {
+  /** max_memory_allocated above what was allocated before the forward. */
+  peakBytes: number;
+  /** Segments the forward added (reserved grows from a state emptied by empty_cache). */
+  reservedBytes: number;
+  /** Allocated after the forward: KV cache + logits + input ids. */
+  residentBytes: number;
+  kvBytes: number;
+}
+
+type A = CachingAllocator;
+
+function rmsNorm(m: A, n: number, tokens: number, B: number): Handle | null {
+  // x.to(fp32); x.pow(2).mean(-1); x * rsqrt(var + eps); weight * x.to(dtype)
+  const x32 = B < 4 ? m.malloc(n * 4) : null;
+  const pow = m.malloc(n * 4);
+  const v = m.malloc(tokens * 4);
+  m.free(pow);
+  const ve = m.malloc(tokens * 4);
+  const rs = m.malloc(tokens * 4);
+  m.free(ve);
+  const y32 = m.malloc(n * 4);
+  m.free(rs);
+  m.free(x32);
+  const yb = B < 4 ? m.malloc(n * B) : null;
+  const out = m.malloc(n * B);
+  m.free(yb);
+  m.free(y32);
+  m.free(v);
+  return out;
+}
+
+/** apply_rotary_pos_emb on one tensor: (x·cos) + (rotate_half(x)·sin). */
+function rope(m: A, n: number): Handle | null {
+  const xc = m.malloc(n);
+  const neg = m.malloc(n / 2);
+  const cat = m.malloc(n);
+  m.free(neg);
+  const xs = m.malloc(n);
+  m.free(cat);
+  const out = m.malloc(n);
+  m.free(xc);
+  m.free(xs);
+  return out;
+}
+
+function mlp(m: A, tokens: number, width: number, s: ForwardShape): Handle | null {
+  const B = s.bytes;
+  const g = m.malloc(tokens * width * B);
+  const act = m.malloc(tokens * width * B);
+  m.free(g);
+  const u = m.malloc(tokens * width * B);
+  const prod = m.malloc(tokens * width * B);
+  m.free(act);
+  m.free(u);
+  const down = m.malloc(tokens * s.hidden * B);
+  m.free(prod);
+  return down;
+}
+
+function moeBlock(m: A, T: number, s: ForwardShape): Handle | null {
+  const e = s.moe!;
+  const B = s.bytes;
+  const logits = m.malloc(T * e.experts * B);
+  const conv = B < 4 ? m.malloc(T * e.experts * 4) : null;
+  const probs = m.malloc(T * e.experts * 4);
+  m.free(conv);
+  const topW = m.malloc(T * e.topK * 4);
+  const topI = m.malloc(T * e.topK * 8);
+  m.free(probs);
+  const w = m.malloc(T * e.topK * B);
+  m.free(topW);
+  const final = m.malloc(T * s.hidden * B);
+  const mask = m.malloc(T * e.topK * e.experts * 8);
+  // One expert's pass (uniform routing); each expert's temporaries are freed before the next.
+  const te = Math.ceil((T * e.topK) / e.experts);
+  const gathered = m.malloc(te * s.hidden * B);
+  const out = mlp(m, te, e.intermediate, s);
+  const scaled = m.malloc(te * s.hidden * B);
+  m.free(out);
+  m.free(gathered);
+  m.free(scaled);
+  m.free(mask);
+  m.free(w);
+  m.free(topI);
+  m.free(logits);
+  if (e.sharedWidth > 0) {
+    const sh = mlp(m, T, e.sharedWidth, s);
+    const sum = m.malloc(T * s.hidden * B);
+    m.free(sh);
+    m.free(final);
+    return sum;
+  }
+  return final;
+}
+
+/** Scores-materialising attention (eager or the SDPA math kernel); returns the (b, s, a·d) output. */
+function scoresAttention(m: A, s: ForwardShape, Q: number, T: number): { out: Handle | null; held: Handle | null } {
+  const B = s.bytes;
+  const scores = s.batch * s.heads * s.seq * s.seq;
+  const gqa = s.kvHeads !== s.heads;
+  if (s.attention === 'eager') {
+    const kr = gqa ? m.malloc(Q) : null; // repeat_kv
+    const vr = gqa ? m.malloc(Q) : null;
+    const mm = m.malloc(scores * B);
+    const scaled = m.malloc(scores * B);
+    m.free(mm);
+    const masked = m.malloc(scores * B);
+    m.free(scaled);
+    // softmax(dtype=fp32): fp16 has a half_to_float kernel; bf16 is converted to an fp32 copy first.
+    const conv = s.bytes === 2 && !HALF_TO_FLOAT_BF16 ? m.malloc(scores * 4) : null;
+    const sm = m.malloc(scores * 4);
+    m.free(conv);
+    const probs = B < 4 ? m.malloc(scores * B) : sm;
+    if (B < 4) m.free(sm);
+    m.free(masked);
+    const o = m.malloc(Q);
+    const out = m.malloc(Q); // transpose(1, 2).contiguous()
+    m.free(o);
+    m.free(kr);
+    m.free(vr);
+    // eager_attention_forward returns the probabilities too: they live until the layer drops them after o_proj.
+    return { out, held: probs };
+  }
+  // torch _scaled_dot_product_attention_math with is_causal and enable_gqa.
+  const ones = m.malloc(s.seq * s.seq);
+  const tril = m.malloc(s.seq * s.seq);
+  m.free(ones);
+  const fmask = m.malloc(s.seq * s.seq * B);
+  m.free(tril);
+  const q = m.malloc(Q);
+  const kr = gqa ? m.malloc(Q) : null;
+  const vr = gqa ? m.malloc(Q) : null;
+  const ks = m.malloc(Q);
+  const attn = m.malloc(scores * B);
+  m.free(ks);
+  const sm = m.malloc(scores * B);
+  const isInf = m.malloc(scores);
+  m.free(isInf);
+  m.free(attn);
+  const o = m.malloc(Q);
+  m.free(sm);
+  m.free(fmask);
+  m.free(q);
+  m.free(kr);
+  m.free(vr);
+  const out = m.malloc(Q);
+  m.free(o);
+  void T;
+  return { out, held: null };
+}
+/** bf16 softmax(dtype=float32) converts the input first (only Half has the fused half_to_float path). */
+const HALF_TO_FLOAT_BF16 = false;
+
+function attention(m: A, s: ForwardShape, T: number): { out: Handle | null; kv: (Handle | null)[] } {
+  const B = s.bytes;
+  const h = s.hidden;
+  let Q: number;
+  let kSize: number;
+  let vSize: number;
+  let pre: (Handle | null)[] = [];
+  let k: Handle | null;
+  let v: Handle | null;
+  if (s.mla) {
+    const c = s.mla;
+    Q = T * s.heads * c.qkHeadDim * B;
+    kSize = Q;
+    vSize = T * s.heads * c.vHeadDim * B;
+    const qa = c.qLoraRank ? m.malloc(T * c.qLoraRank * B) : null;
+    const q = m.malloc(Q);
+    m.free(qa);
+    const ckv = m.malloc(T * (c.kvLoraRank + c.ropeDim) * B);
+    const kvn = rmsNorm(m, T * c.kvLoraRank, T, B);
+    const kvb = m.malloc(T * s.heads * (c.qkHeadDim - c.ropeDim + c.vHeadDim) * B);
+    m.free(kvn);
+    const kr = rope(m, T * c.ropeDim * B);
+    const qr = rope(m, T * s.heads * c.ropeDim * B);
+    const qc = m.malloc(Q);
+    m.free(q);
+    m.free(qr);
+    k = m.malloc(kSize);
+    v = m.malloc(vSize);
+    m.free(kr);
+    m.free(ckv);
+    m.free(kvb);
+    pre = [qc];
+  } else {
+    Q = T * s.heads * s.headDim * B;
+    kSize = vSize = T * s.kvHeads * s.headDim * B;
+    const q = m.malloc(Q);
+    const k0 = m.malloc(kSize);
+    v = m.malloc(vSize);
+    const qe = rope(m, Q);
+    k = rope(m, kSize);
+    m.free(q);
+    m.free(k0);
+    pre = [qe];
+  }
+  let kv: (Handle | null)[] = [k, v];
+  if (s.staticCacheTokens === null && s.kvBytes === B) {
+    // DynamicLayer.update: torch.cat([empty, key_states]) stores copies; the rotated originals are dropped.
+    kv = [m.malloc(kSize), m.malloc(vSize)];
+    m.free(k);
+    m.free(v);
+  } else {
+    // The cache stores its own tensors (static: preallocated per layer on first use; quantized: converted).
+    const tokens = s.staticCacheTokens === null ? T : s.batch * s.staticCacheTokens;
+    const per = s.mla ? [kSize / T / B, vSize / T / B] : [s.kvHeads * s.headDim, s.kvHeads * s.headDim];
+    kv = [m.malloc(Math.ceil(tokens * per[0]! * s.kvBytes)), m.malloc(Math.ceil(tokens * per[1]! * s.kvBytes))];
+  }
+  let out: Handle | null;
+  let held: Handle | null = null;
+  if (s.attention === 'eager' || s.attention === 'math') ({ out, held } = scoresAttention(m, s, Q, T));
+  else {
+    out = m.malloc(T * s.heads * (s.mla ? s.mla.vHeadDim : s.headDim) * B);
+    const lse = m.malloc(T * s.heads * 4);
+    m.free(lse);
+  }
+  if (s.staticCacheTokens !== null || s.kvBytes !== B) {
+    m.free(k);
+    m.free(v);
+  }
+  const o = m.malloc(T * h * B);
+  m.free(out);
+  for (const p of pre) m.free(p);
+  m.free(held);
+  return { out: o, kv };
+}
+
+function decoderLayer(m: A, s: ForwardShape, T: number, input: Handle | null, moe: boolean): Handle | null {
+  const H = T * s.hidden * s.bytes;
+  const n1 = rmsNorm(m, T * s.hidden, T, s.bytes);
+  const { out: attn } = attention(m, s, T);
+  m.free(n1);
+  const residual = m.malloc(H);
+  m.free(attn);
+  const n2 = rmsNorm(m, T * s.hidden, T, s.bytes);
+  const ff = moe ? moeBlock(m, T, s) : mlp(m, T, s.intermediate, s);
+  m.free(n2);
+  const out = m.malloc(H);
+  m.free(ff);
+  m.free(residual);
+  void input;
+  return out;
+}
+
+/** Replay one prefill; layers that settle into a repeating allocator pattern are extrapolated. */
+export function simulatePrefill(s: ForwardShape): ForwardResult {
+  const m = new CachingAllocator();
+  const T = s.batch * s.seq;
+  const B = s.bytes;
+  const ids = m.malloc(T * 8);
+  const embeds = m.malloc(T * s.hidden * B);
+  const cachePos = m.malloc(s.seq * 8);
+  let mask: Handle | null = null;
+  if (s.attention === 'eager') {
+    const bool = m.malloc(s.batch * s.seq * s.seq);
+    mask = m.malloc(s.batch * s.seq * s.seq * B);
+    m.free(bool);
+  }
+  const d = s.mla ? s.mla.ropeDim : s.headDim;
+  const posF = m.malloc(s.seq * 4);
+  const freqs = m.malloc((s.seq * d * 4) / 2);
+  const emb = m.malloc(s.seq * d * 4);
+  m.free(freqs);
+  const cs: (Handle | null)[] = [];
+  for (let i = 0; i < 2; i++) {
+    const raw = m.malloc(s.seq * d * 4);
+    const scaled = m.malloc(s.seq * d * 4);
+    m.free(raw);
+    cs.push(scaled);
+  }
+  m.free(emb);
+  m.free(posF);
+  const rope16 = cs.map((c) => (B < 4 ? m.malloc(s.seq * d * B) : c));
+  if (B < 4) cs.forEach((c) => m.free(c));
+
+  const kvLayer = kvBytesPerLayer(s, T);
+  let hidden = embeds;
+  let skippedKv = 0;
+  let skippedReserved = 0;
+  const seen = new Map<string, { layer: number; reserved: number }>();
+  for (let layer = 0; layer < s.layers; layer++) {
+    const moe = s.moe !== null && layer >= s.moe.denseLayers;
+    const out = decoderLayer(m, s, T, hidden, moe);
+    if (hidden !== embeds) m.free(hidden);
+    hidden = out;
+    const remaining = s.layers - 1 - layer;
+    if (remaining < 2 || skippedKv > 0) continue;
+    const sig = `${moe}|${m.freeSignature()}`;
+    const prev = seen.get(sig);
+    if (prev && layer - prev.layer >= 1) {
+      const period = layer - prev.layer;
+      const periods = Math.floor((remaining - 1) / period);
+      skippedKv = periods * period * kvLayer;
+      skippedReserved = periods * (m.reservedBytes - prev.reserved);
+      layer += periods * period;
+    } else seen.set(sig, { layer, reserved: m.reservedBytes });
+  }
+  const peakLayers = m.peakAllocatedBytes + skippedKv;
+  m.peakAllocatedBytes = m.allocatedBytes;
+  const nf = rmsNorm(m, T * s.hidden, T, B);
+  if (hidden !== embeds) m.free(hidden);
+  m.free(embeds);
+  m.free(mask);
+  m.free(cachePos);
+  rope16.forEach((c) => m.free(c));
+  const rows = s.logitsAll ? T : s.batch;
+  const logits = m.malloc(rows * s.vocab * B);
+  if (s.logitsFp32 && B < 4) {
+    m.malloc(rows * s.vocab * 4);
+    m.free(logits);
+  }
+  m.free(nf);
+  void ids;
+  return {
+    peakBytes: Math.max(peakLayers, m.peakAllocatedBytes + skippedKv),
+    reservedBytes: m.reservedBytes + skippedReserved,
+    residentBytes: m.allocatedBytes + skippedKv,
+    kvBytes: kvLayer * s.layers,
+  };
+}
+
+function kvBytesPerLayer(s: ForwardShape, T: number): number {
+  if (s.staticCacheTokens !== null) {
+    const per = s.mla ? s.heads * (s.mla.qkHeadDim + s.mla.vHeadDim) : 2 * s.kvHeads * s.headDim;
+    return Math.ceil(s.batch * s.staticCacheTokens * per * s.kvBytes);
+  }
+  const per = s.mla ? s.heads * (s.mla.qkHeadDim + s.mla.vHeadDim) : 2 * s.kvHeads * s.headDim;
+  return Math.ceil(T * per * s.kvBytes);
+}
