@@ -8,6 +8,7 @@ import { Server } from 'socket.io';
 import type { ClientToServerEvents, ServerToClientEvents } from '../shared/contract.ts';
 import { tokenFromCookieHeader, tokenMatches } from './auth.ts';
 import { startAlerts, type Alerts } from './alerts/index.ts';
+import { attachAttribution } from './attribution/listener.ts';
 import { attachBroadcast } from './broadcast.ts';
 import { ConfigError, type Config } from './config.ts';
 import { createHttpApp, findClientDir } from './http.ts';
@@ -17,6 +18,7 @@ import { RecordingWriter } from './recording/writer.ts';
 import { registerSocketHandlers } from './socketHandlers.ts';
 import { createSource } from './sources/index.ts';
 import type { GpuSource } from './sources/types.ts';
+import { startTorchInputs, type TorchInputs } from './torch/inputs.ts';
 import { SERVER_VERSION } from './version.ts';
 
 const log = createLogger('agent');
@@ -98,6 +100,8 @@ export async function startAgent(config: Config, options: AgentOptions = {}): Pr
     registerSocketHandlers(socket, { hub, source });
   });
   const detachBroadcast = attachBroadcast(io, hub);
+  const attribution = attachAttribution(hub, { emit: (frame) => io.emit('attribution', frame) });
+  hub.attributionSnapshot = attribution.snapshot;
   // --record: the live session, appended as it arrives (format v1).
   let recorder: RecordingWriter | null = null;
   if (config.recordFile && source.kind !== 'live') log.warn('--record records the live source; ignored while replaying');
@@ -125,6 +129,8 @@ export async function startAgent(config: Config, options: AgentOptions = {}): Pr
     await new Promise<void>((r) => httpServer.close(() => r()));
     throw e;
   }
+  // --torch-log / --torch-trace-dir: PyTorch's own view of its memory, joined with nvidia-smi by attribution.
+  const torch: TorchInputs = await startTorchInputs(config, hub);
   const shownHost = address.family === 'IPv6' ? `[${address.address}]` : address.address;
   const url = `http://${shownHost}:${address.port}/`;
   log.debug('agent started', { url, source: source.kind });
@@ -141,6 +147,8 @@ export async function startAgent(config: Config, options: AgentOptions = {}): Pr
       if (closed) return;
       closed = true;
       detachBroadcast();
+      attribution.detach();
+      await torch.stop();
       await source.stop();
       await recorder?.close();
       await alerts.close();

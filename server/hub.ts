@@ -5,6 +5,7 @@
  * and never stops the others or the source.
  */
 import { EMPTY_ALERTS, type AlertsSnapshot } from '../shared/alerts.ts';
+import { EMPTY_ATTRIBUTION, type AttributionSnapshot } from '../shared/attribution.ts';
 import type { GpuHistory, Snapshot } from '../shared/contract.ts';
 import type { DataRecord, GpuProcess, GpuSample, HostSample, Inventory, TorchEvent, TorchSample } from '../shared/data.ts';
 import { RingBuffer } from '../shared/ringBuffer.ts';
@@ -51,6 +52,8 @@ export class Hub implements SourceSink {
   #listeners = new Set<HubListener>();
   /** Set by the alert engine: its part of the connect snapshot. */
   alertsSnapshot: () => AlertsSnapshot = () => EMPTY_ALERTS;
+  /** Set by the attribution listener (server/attribution/listener.ts). */
+  attributionSnapshot: () => AttributionSnapshot = () => EMPTY_ATTRIBUTION;
   readonly #now: () => number;
 
   constructor(options: { serverVersion: string; initialSource: SourceState; limits?: Partial<HubLimits>; now?: () => number }) {
@@ -179,6 +182,7 @@ export class Hub implements SourceSink {
       torchSamples: this.torchSamples(this.limits.snapshotHistory * 2),
       torchEvents: this.torchEvents(),
       alerts: this.alertsSnapshot(),
+      attribution: this.attributionSnapshot(),
     };
   }
 }

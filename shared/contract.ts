@@ -6,6 +6,7 @@
 import type { GpuProcess, GpuSample, HostSample, Inventory, TorchEvent, TorchSample } from './data.ts';
 import type { SourceState } from './source.ts';
 import type { AlertEvent, AlertsSnapshot, WebhookStatus } from './alerts.ts';
+import type { AttributionFrame, AttributionSnapshot } from './attribution.ts';
 
 /** Request/response over acks. */
 export type Ack<T> = { ok: true; data: T } | { ok: false; error: string };
@@ -33,6 +34,8 @@ export interface Snapshot {
   torchEvents: TorchEvent[];
   /** Active and recent alerts, webhook and alert-log status. */
   alerts: AlertsSnapshot;
+  /** Newest memory attribution frame and recent phase/OOM markers (shared/attribution.ts). */
+  attribution: AttributionSnapshot;
 }
 
 /** One tick of the GPU source: one sample per GPU. Emitted volatile: a slow tab gets the newest, not a backlog. */
@@ -54,6 +57,8 @@ export interface ServerToClientEvents {
   inventory: (inventory: Inventory) => void;
   torch: (samples: TorchSample[]) => void;
   torchEvent: (event: TorchEvent) => void;
+  /** Each GPU's measured memory split into weights, KV cache, PyTorch, fragmentation, other (at most 10 Hz). */
+  attribution: (frame: AttributionFrame) => void;
   source: (state: SourceState) => void;
   /** One alert state change (firing, escalated, renotify, resolved). */
   alert: (event: AlertEvent) => void;
