@@ -47,7 +47,7 @@ function headroomRules(c: AlertConfig): PromRule[] {
   const h = c.headroom;
   const name = 'HeadroomGpuFreeMemoryLow';
   const still = (sev: string): string =>
-    `((${freeBelow(h.warning, h.hysteresisPercent)}) and ignoring(alertname, alertstate, severity) ALERTS{alertname="${name}", alertstate="firing", severity="${sev}"})`;
+    `((${freeBelow(h.warning, h.hysteresisPercent)}) and ignoring(alertname, alertstate, severity, rule) ALERTS{alertname="${name}", alertstate="firing", severity="${sev}"})`;
   return (['warning', 'critical'] as const).map((sev) => ({
     alert: name,
     // Hysteresis: once firing, it keeps firing until free rises above the warning threshold plus the band.
