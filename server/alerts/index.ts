@@ -67,7 +67,7 @@ export async function startAlerts(options: AlertsOptions): Promise<Alerts> {
   webhooks.onStatusChange(deliveryChanged);
 
   engine.onEvent((e) => {
-    const level = e.transition === 'resolved' ? 'info' : e.alert.severity === 'critical' ? 'error' : 'warn';
+    const level = e.transition === 'resolved' ? 'info' : 'warn';
     log[level](`${e.transition}: ${e.alert.summary}`, { key: e.alert.key });
     io.emit('alert', e);
     webhooks.send(e);
