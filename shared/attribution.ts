@@ -144,12 +144,15 @@ export function splitProcess(state: TorchProcessState, row: GpuProcess | null, m
   };
 }
 
-/** Which nvidia-smi row a torch state belongs to: by UUID, else the pid's only GPU, else index = device. */
+/**
+ * Which nvidia-smi row a torch state belongs to: by UUID (when it names a GPU nvidia-smi shows), else the
+ * pid's only GPU, else the GPU whose nvidia-smi index equals the torch device index.
+ */
 export function matchRow(state: TorchProcessState, processes: readonly GpuProcess[], gpus: readonly GpuSample[]): { row: GpuProcess | null; match: MatchKind } {
   const rows = processes.filter((p) => p.pid === state.sample.pid);
   if (rows.length === 0) return { row: null, match: 'none' };
   const uuid = state.sample.uuid;
-  if (uuid) {
+  if (uuid && gpus.some((g) => g.uuid === uuid)) {
     const row = rows.find((r) => r.gpuUuid === uuid);
     return row ? { row, match: 'uuid' } : { row: null, match: 'none' };
   }

@@ -109,7 +109,8 @@ describe('matching a PyTorch process to nvidia-smi rows', () => {
     expect(matchRow(state(0, 'GPU-b'), rows, gpus)).toMatchObject({ match: 'uuid', row: { gpuUuid: 'GPU-b' } });
     expect(matchRow(state(3, null), [rows[0]!], gpus)).toMatchObject({ match: 'only-gpu', row: { gpuUuid: 'GPU-a' } });
     expect(matchRow(state(1, null), rows, gpus)).toMatchObject({ match: 'index', row: { gpuUuid: 'GPU-b' } });
-    expect(matchRow(state(0, 'GPU-zzz'), rows, gpus)).toMatchObject({ match: 'none', row: null });
+    expect(matchRow(state(0, 'GPU-b'), [rows[0]!], gpus)).toMatchObject({ match: 'none', row: null }); // not on that GPU
+    expect(matchRow(state(0, 'GPU-spelled-otherwise'), rows, gpus)).toMatchObject({ match: 'index', row: { gpuUuid: 'GPU-a' } });
   });
 
   it('clamps KV to what is allocated beyond the weights, and reports skew instead of a negative', () => {
