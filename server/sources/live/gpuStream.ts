@@ -72,6 +72,7 @@ export class GpuStream {
   #assembler = new TickAssembler();
   #uuidByIndex = new Map<number, string>();
   #restarts = 0;
+  #announced = false;
 
   constructor(options: GpuStreamOptions, events: GpuStreamEvents) {
     this.#options = options;
@@ -128,6 +129,7 @@ export class GpuStream {
     this.#garbageLines = 0;
     this.#lastGarbage = null;
     this.#killedFor = null;
+    this.#announced = false;
     this.#assembler.reset();
     const splitter = new LineSplitter();
     const tail = new TailBuffer();
@@ -193,14 +195,19 @@ export class GpuStream {
     }
     const s = r.sample;
     if (s.health === 'ok') this.#uuidByIndex.set(s.index, s.uuid);
-    const firstRow = this.#lastRowMs === null;
+    if (this.#lastRowMs === null) this.#failures = 0;
     this.#lastRowMs = this.#now();
-    if (firstRow) {
-      this.#failures = 0;
+    for (const tick of this.#assembler.push(s)) this.#tick(tick);
+    this.#armQuietFlush();
+  }
+
+  /** Hand a tick over; the first of each child also says the stream runs (so health never shows running without a sample). */
+  #tick(tick: GpuSample[]): void {
+    this.#events.tick(tick);
+    if (!this.#announced) {
+      this.#announced = true;
       this.#events.status('running', null);
     }
-    for (const tick of this.#assembler.push(s)) this.#events.tick(tick);
-    this.#armQuietFlush();
   }
 
   /** A tick shorter than the last one (a GPU fell off) is flushed after half an interval of quiet. */
@@ -212,7 +219,7 @@ export class GpuStream {
       this.#quietTimer = null;
       this.#safe(() => {
         const tick = this.#assembler.flush();
-        if (tick) this.#events.tick(tick);
+        if (tick) this.#tick(tick);
       });
     }, wait);
   }
