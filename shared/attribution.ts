@@ -9,10 +9,16 @@
  *   weights = min(W, A); KV = min(K, A − weights); other PyTorch = A − weights − KV
  *   (activations, temporaries, and the KV cache when the process reports none);
  *   cached-but-free = R − A (free blocks inside PyTorch's segments: fragmentation when it cannot be reused);
- *   non-PyTorch = max(0, U − R) (CUDA context, cuBLAS workspaces, NCCL buffers);
- * other processes = GPU used − Σ max(U, R) over attributed processes; driver-reserved and free are
- * nvidia-smi's. Samples are taken at slightly different instants: when the parts exceed what nvidia-smi
- * shows as used, `skewBytes` says by how much (other processes is then 0) rather than a negative number.
+ *   non-PyTorch = U − R (CUDA context, cuBLAS workspaces, NCCL buffers);
+ * other processes = GPU used − Σ (R + non-PyTorch) over attributed processes; driver-reserved and free are
+ * nvidia-smi's.
+ *
+ * The inputs are sampled at different instants: PyTorch every 100 ms, the GPU row every 100–250 ms, process
+ * rows only every 0.5–1 s. A stale process row (say, from before `empty_cache()`) would make U − R absurd,
+ * so U − R is taken only when it is plausible (0 ≤ U − R ≤ GPU used − Σ R); otherwise the process's last
+ * plausible value is held (`nonTorchSource: 'held'`: a CUDA context barely changes). When the parts still
+ * exceed what nvidia-smi shows as used (the GPU row lags a sudden allocation), `skewBytes` says by how much
+ * (other processes is then 0) rather than a negative number.
  */
 import type { GpuProcess, GpuSample, TorchEvent, TorchSample } from './data.ts';
 
@@ -62,6 +68,8 @@ export interface ProcessAttribution {
   otherTorchBytes: number;
   torchCachedFreeBytes: number;
   nonTorchBytes: number | null;
+  /** 'measured': U − R now; 'held': the last plausible U − R (the process row was stale); null: unknown. */
+  nonTorchSource: 'measured' | 'held' | null;
   inactiveSplitBytes: number | null;
   numAllocRetries: number | null;
   numOoms: number | null;
@@ -113,13 +121,20 @@ export function markerOf(e: TorchEvent): AttributionMarker | null {
 
 const sum = (xs: (number | null)[]): number | null => (xs.some((x) => x === null) ? null : xs.reduce<number>((a, b) => a + (b ?? 0), 0));
 
-/** Split one process's numbers; `used` is nvidia-smi's row (null when unattributed). */
-export function splitProcess(state: TorchProcessState, row: GpuProcess | null, match: MatchKind): ProcessAttribution {
+/**
+ * Split one process's numbers; `row` is its nvidia-smi row (null when unattributed); `maxNonTorch` bounds a
+ * plausible U − R (what the GPU shows as used beyond every PyTorch reservation), `heldNonTorch` is the last
+ * plausible value.
+ */
+export function splitProcess(state: TorchProcessState, row: GpuProcess | null, match: MatchKind, maxNonTorch = Infinity, heldNonTorch: number | null = null): ProcessAttribution {
   const s = state.sample;
   const a = s.allocatedBytes;
   const weights = Math.min(state.weightsBytes ?? 0, a);
   const kv = Math.min(state.kvCacheBytes ?? 0, a - weights);
   const used = row?.usedBytes ?? null;
+  const measured = used === null ? null : used - s.reservedBytes;
+  const plausible = measured !== null && measured >= 0 && measured <= maxNonTorch;
+  const nonTorch = row === null ? null : plausible ? measured : heldNonTorch !== null ? heldNonTorch : measured === null ? null : Math.max(0, Math.min(measured, maxNonTorch));
   return {
     pid: s.pid,
     device: s.device,
@@ -137,7 +152,8 @@ export function splitProcess(state: TorchProcessState, row: GpuProcess | null, m
     weightsReported: state.weightsBytes !== null,
     otherTorchBytes: a - weights - kv,
     torchCachedFreeBytes: Math.max(0, s.reservedBytes - a),
-    nonTorchBytes: row === null ? null : used === null ? null : Math.max(0, used - s.reservedBytes),
+    nonTorchBytes: nonTorch,
+    nonTorchSource: row === null || nonTorch === null ? null : plausible ? 'measured' : 'held',
     inactiveSplitBytes: s.inactiveSplitBytes,
     numAllocRetries: s.numAllocRetries,
     numOoms: s.numOoms,
@@ -162,6 +178,9 @@ export function matchRow(state: TorchProcessState, processes: readonly GpuProces
   return row ? { row, match: 'index' } : { row: null, match: 'none' };
 }
 
+/** Key of a process's held non-PyTorch value. */
+export const nonTorchKey = (pid: number, gpuUuid: string): string => `${pid}@${gpuUuid}`;
+
 /** One frame from the newest GPU samples, process rows and PyTorch states. */
 export function attribute(input: {
   timestampMs: number;
@@ -169,23 +188,29 @@ export function attribute(input: {
   processes: readonly GpuProcess[];
   torch: readonly TorchProcessState[];
   markers?: AttributionMarker[];
+  /** Last plausible non-PyTorch bytes per process and GPU (nonTorchKey), used when a process row is stale. */
+  heldNonTorch?: ReadonlyMap<string, number>;
 }): AttributionFrame {
+  const matched = input.torch.map((state) => ({ state, ...matchRow(state, input.processes, input.gpus) }));
+  const reservedOn = new Map<string, number>();
+  for (const m of matched) if (m.row) reservedOn.set(m.row.gpuUuid, (reservedOn.get(m.row.gpuUuid) ?? 0) + m.state.sample.reservedBytes);
   const byGpu = new Map<string, ProcessAttribution[]>();
   const unattributed: ProcessAttribution[] = [];
-  for (const state of input.torch) {
-    const { row, match } = matchRow(state, input.processes, input.gpus);
-    const p = splitProcess(state, row, match);
-    if (row && input.gpus.some((g) => g.uuid === row.gpuUuid)) {
+  for (const { state, row, match } of matched) {
+    const gpu = row ? input.gpus.find((g) => g.uuid === row.gpuUuid) : undefined;
+    const cap = gpu?.usedBytes == null ? Infinity : gpu.usedBytes - (reservedOn.get(gpu.uuid) ?? 0);
+    const p = splitProcess(state, row, match, cap, row ? (input.heldNonTorch?.get(nonTorchKey(state.sample.pid, row.gpuUuid)) ?? null) : null);
+    if (row && gpu) {
       const list = byGpu.get(row.gpuUuid) ?? [];
       if (!list.some((q) => q.pid === p.pid)) list.push(p); // one torch device per process and GPU
       byGpu.set(row.gpuUuid, list);
     } else {
-      unattributed.push(match === 'none' ? p : { ...p, gpuUuid: null, match: 'none', nonTorchBytes: null, usedBytes: null });
+      unattributed.push(match === 'none' ? p : { ...p, gpuUuid: null, match: 'none', nonTorchBytes: null, nonTorchSource: null, usedBytes: null });
     }
   }
   const gpus = input.gpus.map((g): GpuAttribution => {
     const procs = byGpu.get(g.uuid) ?? [];
-    const footprint = sum(procs.map((p) => (p.usedBytes === null ? p.reservedBytes : Math.max(p.usedBytes, p.reservedBytes))));
+    const footprint = sum(procs.map((p) => p.reservedBytes + (p.nonTorchBytes ?? 0)));
     const rest = g.usedBytes === null || footprint === null ? null : g.usedBytes - footprint;
     return {
       timestampMs: g.timestampMs,

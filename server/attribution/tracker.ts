@@ -4,7 +4,7 @@
  * `maxProcesses` (pid, device) states (oldest dropped), states older than `staleMs` left out of frames,
  * a process's states dropped on its `end` event, markers kept in a ring.
  */
-import { attribute, markerOf, type AttributionFrame, type AttributionMarker, type TorchProcessState } from '../../shared/attribution.ts';
+import { attribute, markerOf, nonTorchKey, type AttributionFrame, type AttributionMarker, type TorchProcessState } from '../../shared/attribution.ts';
 import type { DataRecord, GpuProcess, GpuSample, TorchEvent } from '../../shared/data.ts';
 import { RingBuffer } from '../../shared/ringBuffer.ts';
 
@@ -29,6 +29,8 @@ export class AttributionTracker {
   #markers: RingBuffer<AttributionMarker>;
   #newMarkers: AttributionMarker[] = [];
   #lastGpuT: number | null = null;
+  /** Last plausible non-PyTorch bytes per process and GPU, for frames where the process row is stale. */
+  #heldNonTorch = new Map<string, number>();
 
   constructor(limits: Partial<TrackerLimits> = {}) {
     this.limits = { ...DEFAULTS, ...limits };
@@ -79,6 +81,7 @@ export class AttributionTracker {
     }
     if (e.kind === 'end') {
       for (const k of [...this.#torch.keys()]) if (k.startsWith(`${e.pid}:`)) this.#torch.delete(k);
+      for (const k of [...this.#heldNonTorch.keys()]) if (k.startsWith(`${e.pid}@`)) this.#heldNonTorch.delete(k);
       return;
     }
     if (e.device === null) return; // CPU-side weights, or an event of no device
@@ -105,7 +108,17 @@ export class AttributionTracker {
     const fresh = [...this.#torch.values()].filter((s) => newest - s.sample.timestampMs <= this.limits.staleMs);
     const markers = this.#newMarkers;
     this.#newMarkers = [];
-    return attribute({ timestampMs: newest, gpus: this.#gpus, processes: this.#processes, torch: fresh, markers });
+    const frame = attribute({ timestampMs: newest, gpus: this.#gpus, processes: this.#processes, torch: fresh, markers, heldNonTorch: this.#heldNonTorch });
+    for (const g of frame.gpus) {
+      for (const p of g.processes) {
+        if (p.nonTorchSource !== 'measured' || p.nonTorchBytes === null) continue;
+        const k = nonTorchKey(p.pid, g.uuid);
+        this.#heldNonTorch.delete(k);
+        this.#heldNonTorch.set(k, p.nonTorchBytes);
+      }
+    }
+    while (this.#heldNonTorch.size > this.limits.maxProcesses) this.#heldNonTorch.delete(this.#heldNonTorch.keys().next().value!);
+    return frame;
   }
 
   markers(): AttributionMarker[] {
@@ -117,6 +130,7 @@ export class AttributionTracker {
     this.#processes = [];
     this.#torch.clear();
     this.#pending.clear();
+    this.#heldNonTorch.clear();
     this.#newMarkers = [];
     this.#lastGpuT = null;
   }

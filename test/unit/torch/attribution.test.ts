@@ -3,12 +3,14 @@
  * through the tracker in order, a frame is taken when one is due, and the frames must add up, name the
  * weights the process reported, and show the fragmentation that preceded the out-of-memory error.
  */
+import { readFileSync } from 'node:fs';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { parseSidecarLine } from '../../../server/torch/sidecar.ts';
 import { readRecording } from '../../../server/recording/reader.ts';
 import { AttributionTracker } from '../../../server/attribution/tracker.ts';
 import { attribute, ATTRIBUTION_SEGMENTS, matchRow, type AttributionFrame, type TorchProcessState } from '../../../shared/attribution.ts';
 import type { DataRecord, GpuProcess, GpuSample, TorchSample } from '../../../shared/data.ts';
-import { GiB } from '../../../shared/units.ts';
+import { GiB, MiB } from '../../../shared/units.ts';
 import { BUNDLED_RECORDING } from '../../support/paths.ts';
 
 let records: DataRecord[];
@@ -117,5 +119,63 @@ describe('matching a PyTorch process to nvidia-smi rows', () => {
     const f = attribute({ timestampMs: 1, gpus, processes: rows, torch: [state(0, 'GPU-a'), { ...state(1, 'GPU-b', 10, 70) }] });
     expect(f.gpus[0]).toMatchObject({ weightsBytes: 6, kvCacheBytes: 4, otherTorchBytes: 0, torchCachedFreeBytes: 10, nonTorchBytes: 5, otherProcessesBytes: 35, skewBytes: 0 });
     expect(f.gpus[1]).toMatchObject({ otherProcessesBytes: 0, skewBytes: 10 }); // reserved 70 > GPU used 60
+  });
+});
+
+/** The real H200 run of server/integrations/pytorch/examples/llama_inference.py (see fixtures/h200-hook-run). */
+describe('attribution of the real hook run on an H200', () => {
+  const RUN = new URL('./fixtures/h200-hook-run/', import.meta.url).pathname;
+  interface Moment { name: string; start_ts: number; pid: number; torch: { allocated: number; reserved: number; inactive_split: number }; smi: { uuid: string; total_mib: number; reserved_mib: number; used_mib: number; free_mib: number; apps: { pid: string; used_mib: string; uuid: string }[] } }
+  const moments = readFileSync(`${RUN}moments.jsonl`, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Moment);
+  const at = (name: string): Moment => moments.find((m) => m.name === name)!;
+  const mib = (x: number | string): number => Number(x) * MiB;
+  function recordsAt(m: Moment, appsFrom: Moment = m): DataRecord[] {
+    const t = Math.round(m.start_ts * 1000);
+    const gpu = { timestampMs: t, index: 0, uuid: m.smi.uuid, name: 'NVIDIA H200', busId: null, totalBytes: mib(m.smi.total_mib), reservedBytes: mib(m.smi.reserved_mib), usedBytes: mib(m.smi.used_mib), freeBytes: mib(m.smi.free_mib), utilizationGpuPercent: null, utilizationMemoryPercent: null, temperatureC: null, powerDrawW: null, powerLimitW: null, pstate: null, health: 'ok' as const };
+    const sample: TorchSample = { timestampMs: t, pid: m.pid, device: 0, uuid: m.smi.uuid, phase: null, allocatedBytes: m.torch.allocated, reservedBytes: m.torch.reserved, activeBytes: null, inactiveSplitBytes: m.torch.inactive_split, peakAllocatedBytes: null, numAllocRetries: null, numOoms: null };
+    return [
+      { kind: 'processes', t, processes: appsFrom.smi.apps.map((a) => ({ pid: Number(a.pid), name: 'python3', usedBytes: mib(a.used_mib), gpuUuid: a.uuid })) },
+      { kind: 'torch', t, sample },
+      { kind: 'gpu', t, gpus: [gpu] },
+    ];
+  }
+
+  it('takes the measured numbers when all sources agree, as at each moment of the run', () => {
+    for (const m of moments) {
+      const f = run(recordsAt(m)).at(-1)!;
+      const p = f.gpus[0]!.processes[0]!;
+      expect(p).toMatchObject({ match: 'uuid', nonTorchSource: 'measured', nonTorchBytes: mib(m.smi.apps[0]!.used_mib) - m.torch.reserved });
+      expect(p.nonTorchBytes!).toBeGreaterThan(0.5 * GiB);
+      expect(f.gpus[0]!.skewBytes).toBe(0);
+    }
+  });
+
+  it('holds the non-PyTorch part when the process row is stale (after empty_cache it still said 102258 MiB)', () => {
+    const tracker = new AttributionTracker();
+    const frames: AttributionFrame[] = [];
+    for (const r of [...recordsAt(at('after_oom')), ...recordsAt(at('after_cache_release'), at('after_oom'))]) if (tracker.ingest(r) && r.kind === 'gpu') frames.push(tracker.frame());
+    const [before, after] = frames as [AttributionFrame, AttributionFrame];
+    const held = before.gpus[0]!.processes[0]!.nonTorchBytes;
+    expect(before.gpus[0]!.torchCachedFreeBytes! / GiB).toBeCloseTo(84.19, 2);
+    expect(after.gpus[0]!.processes[0]).toMatchObject({ nonTorchSource: 'held', nonTorchBytes: held });
+    expect(after.gpus[0]).toMatchObject({ skewBytes: 0, torchCachedFreeBytes: 16229859328 - 16094340096 });
+    expect(after.gpus[0]!.otherProcessesBytes!).toBeLessThan(64 * MiB);
+  });
+
+  it('attributes the weights and the KV cache the hook measured, chunk by chunk', () => {
+    const tracker = new AttributionTracker();
+    const kvSeen: number[] = [];
+    for (const line of readFileSync(`${RUN}torch.jsonl`, 'utf8').trim().split('\n')) {
+      const parsed = parseSidecarLine(line);
+      if (!parsed.ok) throw new Error(parsed.error);
+      const { sample, event } = parsed.value;
+      if (event) tracker.ingest({ kind: 'torchEvent', t: event.timestampMs, event });
+      if (sample && tracker.ingest({ kind: 'torch', t: sample.timestampMs, sample })) {
+        const p = tracker.frame().unattributed[0]!;
+        if (p.phase === 'prefill' && kvSeen.at(-1) !== p.kvCacheBytes) kvSeen.push(p.kvCacheBytes);
+        if (p.phase === 'decode') expect(p.weightsBytes).toBe(16060522496);
+      }
+    }
+    expect(kvSeen.filter((b) => b > 0)).toEqual([1, 2, 3, 4].map((n) => n * GiB));
   });
 });

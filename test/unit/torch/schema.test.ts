@@ -8,6 +8,8 @@ const FIXTURE_LOGS = [
   `${SESSION_DIR}torch_mem_main.jsonl`,
   `${SESSION_DIR}torch_mem_side.jsonl`,
   `${FIXTURES}sessions/phased_llama3_8b_fp32_then_bf16.jsonl`,
+  // What headroom_torch.py wrote on a real H200 (torch 2.11, transformers 5.17): llama_inference.py.
+  new URL('./fixtures/h200-hook-run/torch.jsonl', import.meta.url).pathname,
 ];
 
 const jsonSchemaAccepts = compileLogSchema();
