@@ -8,7 +8,8 @@ import type { Alert, AlertConfig, AlertEvent } from '../../shared/alerts.ts';
 import type { DataRecord } from '../../shared/data.ts';
 import type { SourceState } from '../../shared/source.ts';
 import { createLogger } from '../log.ts';
-import { Observations } from './observe.ts';
+import { Observations, type ProcessObs } from './observe.ts';
+import { predictFromFacts } from './prediction.ts';
 import { driftConditions } from './rules/drift.ts';
 import { eventConditions, sourceConditions } from './rules/events.ts';
 import { forecastConditions } from './rules/forecast.ts';
@@ -23,7 +24,10 @@ export type AlertListener = (event: AlertEvent) => void;
 
 export interface AlertEngineOptions {
   config: AlertConfig;
+  /** A fixed prediction for every process (tests); by default each process gets the estimator's for its reported model. */
   prediction?: Prediction | null;
+  /** `--model`: the model id used when a process reports a dtype but no model. */
+  model?: string | null;
   /** Wall clock for the source rule. */
   now?: () => number;
   /** Wall-clock age of the newest GPU record (the hub's), for staleness. */
@@ -42,11 +46,14 @@ export class AlertEngine {
   readonly #now: () => number;
   readonly #lastSampleAgeMs: () => number | null;
   #prediction: Prediction | null;
+  readonly #model: string | null;
+  readonly #estimated = new Map<number, { facts: unknown; prediction: Prediction | null }>();
   #source: SourceState | null = null;
 
   constructor(options: AlertEngineOptions) {
     this.config = options.config;
     this.#prediction = options.prediction ?? null;
+    this.#model = options.model ?? null;
     this.#now = options.now ?? Date.now;
     this.#lastSampleAgeMs = options.lastSampleAgeMs ?? (() => null);
     this.#states = new AlertStates({ renotifyMs: options.config.renotifyMs });
@@ -58,9 +65,17 @@ export class AlertEngine {
     return () => this.#listeners.delete(listener);
   }
 
-  /** The estimator's prediction for --model, when it becomes available. */
-  setPrediction(prediction: Prediction | null): void {
-    this.#prediction = prediction;
+  /** The estimator's prediction for what the process reported (cached until its facts change). */
+  #predict(p: ProcessObs): Prediction | null {
+    if (this.#prediction) return this.#prediction;
+    const facts = p.calibration.modelFacts;
+    const cached = this.#estimated.get(p.pid);
+    if (cached && cached.facts === facts) return cached.prediction;
+    const gpuName = p.gpuUuid ? (this.obs.gpus.get(p.gpuUuid)?.latest.name ?? null) : null;
+    const prediction = predictFromFacts(facts, this.#model, gpuName);
+    this.#estimated.set(p.pid, { facts, prediction });
+    if (this.#estimated.size > 256) this.#estimated.delete(this.#estimated.keys().next().value as number);
+    return prediction;
   }
 
   ingest(record: DataRecord): void {
@@ -72,7 +87,7 @@ export class AlertEngine {
 
   /** Evaluate the data rules at `nowMs` (record time). */
   evaluate(nowMs: number): AlertEvent[] {
-    const ctx: RuleContext = { obs: this.obs, config: this.config, nowMs, prediction: this.#prediction };
+    const ctx: RuleContext = { obs: this.obs, config: this.config, nowMs, predict: (p) => this.#predict(p) };
     const conditions: Condition[] = [];
     for (const rule of [headroomConditions, forecastConditions, driftConditions, fragmentationConditions, eventConditions]) {
       try {

@@ -50,7 +50,7 @@ export async function startAlerts(options: AlertsOptions): Promise<Alerts> {
   });
   const alertLog = settings.logPath ? new AlertLog(settings.logPath) : null;
   const restored = alertLog ? (await alertLog.load()).events : [];
-  const engine = new AlertEngine({ config: settings.config, restore: restored, lastSampleAgeMs: () => hub.lastSampleAgeMs() });
+  const engine = new AlertEngine({ config: settings.config, model: config.model, restore: restored, lastSampleAgeMs: () => hub.lastSampleAgeMs() });
   const webhooks = new WebhookDelivery(settings.config.webhooks, options.webhookOptions);
 
   const snapshot = (recentMax = RECENT_IN_SNAPSHOT): AlertsSnapshot => ({

@@ -1,4 +1,5 @@
 /** Text for the alerts panel: evidence values by their unit suffix, times and durations. Pure. */
+import type { AlertEvent } from '../../../shared/alerts.ts';
 import { formatBytes, formatDuration } from '../../../shared/units.ts';
 
 /** `freeBytes` → `3.2 GiB`, `conditionSinceMs`/`…AtMs` → clock time, `forMs` → `2.0 s`, `…Percent` → `4.5 %`. */
@@ -32,4 +33,17 @@ export function formatClock(ms: number): string {
 export function formatAgo(thenMs: number, nowMs: number): string {
   const d = nowMs - thenMs;
   return d < 1000 ? 'just now' : `${formatDuration(d)} ago`;
+}
+
+export interface NotificationContent {
+  title: string;
+  body: string;
+  tag: string;
+}
+
+/** A browser notification for a firing or an escalation; none for resolutions or re-notifications. */
+export function notificationFor(e: AlertEvent): NotificationContent | null {
+  if (e.transition !== 'firing' && e.transition !== 'escalated') return null;
+  const a = e.alert;
+  return { title: `Headroom: ${a.severity} ${a.rule}`, body: a.summary, tag: a.id };
 }

@@ -4,20 +4,9 @@
  * the panel shows. Permission is asked only from a click, as browsers require.
  */
 import type { AlertEvent } from '../../../shared/alerts.ts';
+import { notificationFor } from './alertsFormat.ts';
 
 export type NotifyPermission = 'granted' | 'denied' | 'default' | 'unsupported';
-
-export interface NotificationContent {
-  title: string;
-  body: string;
-  tag: string;
-}
-
-export function notificationFor(e: AlertEvent): NotificationContent | null {
-  if (e.transition !== 'firing' && e.transition !== 'escalated') return null;
-  const a = e.alert;
-  return { title: `Headroom: ${a.severity} ${a.rule}`, body: a.summary, tag: a.id };
-}
 
 export function notifyPermission(): NotifyPermission {
   return typeof Notification === 'undefined' ? 'unsupported' : Notification.permission;

@@ -1,10 +1,11 @@
 /**
  * Drift: what a category actually takes exceeds its prediction by more than N % (and by more than an
  * absolute floor, so small categories do not alert on noise).
- * - weights: predicted = the estimator's weights for --model, else the bytes the hook reports; actual = what
- *   torch reserved when the weights were reported loaded. A model created in fp32 and cast to bf16 keeps the
- *   fp32 blocks cached (allocated 16.06 GB, reserved 33.17 GB). It lasts while the cache still holds the
- *   surplus (reserved − allocated) and clears when it is released (empty_cache).
+ * - weights: predicted = the estimator's weights for the model and dtype the hook reports (or --model),
+ *   else the bytes the hook reports; actual = what torch reserved when the weights were reported loaded (or
+ *   the reported bytes, when larger). A model created in fp32 and cast to bf16 keeps the fp32 blocks cached
+ *   (allocated 16.06 GB, reserved 33.17 GB): it lasts while the cache still holds the surplus (reserved −
+ *   allocated), or the weights themselves are larger than predicted, and clears when that is gone.
  * - kv_cache: KV bytes per token the hook reports against the estimator's (only with --model).
  * - non_torch: nvidia-smi's per-process used minus torch reserved against the estimator's (only with --model).
  */
@@ -19,13 +20,15 @@ function over(actual: number, predicted: number, pct: number, floorBytes: number
 function weightsCondition(ctx: RuleContext, p: ProcessObs): Condition | null {
   const cfg = ctx.config.drift;
   const cal = p.calibration;
-  const predicted = ctx.prediction?.weightsBytes ?? cal.weightBytes;
+  const estimated = ctx.predict(p)?.weightsBytes ?? null;
+  const predicted = estimated ?? cal.weightBytes;
   if (predicted === null || cal.loadReservedBytes === null || predicted <= 0) return null;
   const actual = Math.max(cal.loadReservedBytes, cal.weightBytes ?? 0);
   const floor = cfg.minExcessGiB * GiB;
   const surplus = p.latest.reservedBytes - p.latest.allocatedBytes;
   const clearBelow = Math.max(floor, (cfg.abovePercent / 100) * predicted);
-  const holding = surplus > clearBelow;
+  // Still there: cached blocks the load left behind, or weights larger than predicted (a wider dtype kept).
+  const holding = Math.max(surplus, (cal.weightBytes ?? 0) - predicted) > clearBelow;
   const gpuIndex = p.gpuUuid ? (ctx.obs.gpus.get(p.gpuUuid)?.latest.index ?? null) : null;
   const pct = ((actual - predicted) / predicted) * 100;
   return {
@@ -39,7 +42,7 @@ function weightsCondition(ctx: RuleContext, p: ProcessObs): Condition | null {
     values: {
       category: 'weights',
       predictedBytes: predicted,
-      predictedFrom: ctx.prediction?.weightsBytes != null ? 'estimator' : 'hook weight_bytes',
+      predictedFrom: estimated !== null ? 'estimator' : 'hook weight_bytes',
       actualBytes: actual,
       excessPercent: Number(pct.toFixed(1)),
       cachedSurplusBytes: surplus,
@@ -86,9 +89,10 @@ export function driftConditions(ctx: RuleContext): Condition[] {
     const w = weightsCondition(ctx, p);
     if (w) out.push(w);
     const kv = p.calibration.lastKv;
-    const k = perUnitCondition(ctx, p, 'kv_cache', kv ? kv.bytes / kv.tokens : null, ctx.prediction?.kvBytesPerToken ?? null, kv?.tokens ?? 1, kv?.atMs ?? p.latest.timestampMs);
+    const pred = ctx.predict(p);
+    const k = perUnitCondition(ctx, p, 'kv_cache', kv ? kv.bytes / kv.tokens : null, pred?.kvBytesPerToken ?? null, kv?.tokens ?? 1, kv?.atMs ?? p.latest.timestampMs);
     if (k) out.push(k);
-    const n = perUnitCondition(ctx, p, 'non_torch', p.calibration.nonTorchBytes, ctx.prediction?.nonTorchBytes ?? null, 1, p.latest.timestampMs);
+    const n = perUnitCondition(ctx, p, 'non_torch', p.calibration.nonTorchBytes, pred?.nonTorchBytes ?? null, 1, p.latest.timestampMs);
     if (n) out.push(n);
   }
   return out;

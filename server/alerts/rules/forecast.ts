@@ -98,10 +98,10 @@ function maxCondition(ctx: RuleContext, p: ProcessObs): Condition | null {
   const cfg = ctx.config.forecast;
   if (cfg.maxBatch === null || cfg.maxSeqLen === null || !p.gpuUuid) return null;
   const g = ctx.obs.gpus.get(p.gpuUuid)?.latest;
-  const weights = p.calibration.weightBytes ?? ctx.prediction?.weightsBytes ?? null;
+  const weights = p.calibration.weightBytes ?? ctx.predict(p)?.weightsBytes ?? null;
   const pred = weights === null ? null : p.calibration.predict({ batch: cfg.maxBatch, promptTokens: cfg.maxSeqLen, newTokens: 0 }, weights);
   if (!g || g.totalBytes === null || !pred) return null;
-  const nonTorch = p.calibration.nonTorchBytes ?? ctx.prediction?.nonTorchBytes ?? 0;
+  const nonTorch = p.calibration.nonTorchBytes ?? ctx.predict(p)?.nonTorchBytes ?? 0;
   const others = ctx.obs.gpuProcesses.filter((q) => q.gpuUuid === p.gpuUuid && q.pid !== p.pid).reduce((s, q) => s + (q.usedBytes ?? 0), 0);
   const available = g.totalBytes - (g.reservedBytes ?? 0) - others - cfg.marginGiB * GiB;
   const needed = pred.peakAllocatedBytes + nonTorch;

@@ -1,7 +1,7 @@
 /** What a rule returns for one subject at one instant; the state machine (state.ts) turns these into alerts. */
 import type { AlertConfig, AlertRule, AlertSeverity, AlertSubject } from '../../../shared/alerts.ts';
 import type { SourceState } from '../../../shared/source.ts';
-import type { Observations } from '../observe.ts';
+import type { Observations, ProcessObs } from '../observe.ts';
 
 export type Facts = Record<string, number | string | null>;
 
@@ -35,7 +35,8 @@ export interface RuleContext {
   obs: Observations;
   config: AlertConfig;
   nowMs: number;
-  prediction: Prediction | null;
+  /** The estimator's prediction for a process (its reported model and dtype), or null. */
+  predict: (p: ProcessObs) => Prediction | null;
 }
 
 export interface SourceContext {

@@ -1,6 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { evidenceLabel, formatAgo, formatEvidenceValue } from '../../../client/src/lib/alertsFormat.ts';
-import { notificationFor } from '../../../client/src/lib/alertsNotify.ts';
+import { evidenceLabel, formatAgo, formatEvidenceValue, notificationFor } from '../../../client/src/lib/alertsFormat.ts';
 import type { AlertEvent } from '../../../shared/alerts.ts';
 import { GiB } from '../../../shared/units.ts';
 

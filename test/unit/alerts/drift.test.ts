@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { AlertEngine } from '../../../server/alerts/engine.ts';
+import { predictFromFacts } from '../../../server/alerts/prediction.ts';
 import { parseSidecarLine } from '../../../server/torch/sidecar.ts';
 import type { DataRecord } from '../../../shared/data.ts';
 import { GiB } from '../../../shared/units.ts';
@@ -64,5 +65,28 @@ describe('drift rule', () => {
     const { events } = run(records, {}, engine);
     expect(story(events)).toEqual(['firing drift:kv_cache warning @1.0']);
     expect(events[0]!.alert.evidence.values).toMatchObject({ category: 'kv_cache', actual: 262_144, predicted: 131_072, excessPercent: 100 });
+  });
+});
+
+describe('drift against the estimator', () => {
+  it('predicts from the model and dtype the hook reports (Llama-3-8B bf16: 16,060,522,496 B, 128 KiB/token)', () => {
+    expect(predictFromFacts({ model: 'llama-3-8b', dtype: 'bf16' }, null, 'NVIDIA H200')).toMatchObject({ weightsBytes: 16_060_522_496, kvBytesPerToken: 131_072 });
+    expect(predictFromFacts({ dtype: 'torch.bfloat16' }, 'qwen2.5-0.5b', null)).toMatchObject({ weightsBytes: 988_065_536 });
+    expect(predictFromFacts({ model: 'llama-3-8b' }, null, null)).toBeNull(); // no dtype: no guess
+    expect(predictFromFacts({ model: 'no-such-model', dtype: 'bf16' }, null, null)).toBeNull();
+  });
+
+  it('flags weights kept in fp32 when the hook said bf16', () => {
+    const fp32 = 32_121_044_992;
+    const records = [
+      torch(0, 0, 2 * 1024 * 1024),
+      event(10, 'phase', { model: 'llama-3-8b', dtype: 'bf16' }, { name: 'load_weights' }),
+      torch(900, fp32, fp32 + 64 * 1024 * 1024),
+      event(1000, 'phase', { weight_bytes: fp32 }, { name: 'serving' }),
+      torch(1100, fp32, fp32 + 64 * 1024 * 1024),
+    ];
+    const { events } = run(records);
+    expect(story(events)).toEqual(['firing drift:weights warning @1.0']);
+    expect(events[0]!.alert.evidence.values).toMatchObject({ predictedBytes: 16_060_522_496, predictedFrom: 'estimator', actualBytes: fp32 + 64 * 1024 * 1024, excessPercent: 100.4 });
   });
 });
