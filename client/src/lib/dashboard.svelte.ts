@@ -1,41 +1,107 @@
 /**
- * Client state as a rune class fed by the socket: connection, source, newest GPU samples, per-GPU series
- * (bounded ring buffers exposed as `$state.raw` arrays replaced on each tick), processes and PyTorch events.
+ * Client state as a rune class fed by the one typed socket: connection and source state, newest GPU samples,
+ * processes, host, PyTorch samples and events, and the bounded series the charts draw. Series live in
+ * `Series` buffers (appended in place, dropped in chunks) and are published as `$state.raw` views whose
+ * version changes on every tick, so nothing deep-proxies an hour of points.
  */
 import type { GpuTick, ProcessesUpdate, Snapshot } from '../../../shared/contract.ts';
-import type { GpuProcess, GpuSample, HostSample, Inventory, TorchEvent } from '../../../shared/data.ts';
+import type { GpuProcess, GpuSample, HostSample, Inventory, TorchEvent, TorchSample } from '../../../shared/data.ts';
 import { RingBuffer } from '../../../shared/ringBuffer.ts';
 import type { SourceState } from '../../../shared/source.ts';
+import { gpuUuidOfTorch, type JoinedBy } from './join.ts';
+import type { GpuAttribution } from '../../../shared/attribution.ts';
+import { attributeGpus } from './measuredSplit.ts';
+import { markersFromEvents, processChangeMarkers, type Marker } from './markers.ts';
+import { applyEvent, type ProcessFacts } from './processFacts.ts';
+import { SERIES_CAPACITY, SeriesSet, viewOf, type SeriesView } from './series.ts';
 import type { HeadroomSocket } from './socket.ts';
 
-/** Points kept per GPU series in the page (about 25 min at 4 Hz, 10 min at 10 Hz). */
-export const SERIES_CAPACITY = 6000;
+export type ConnectionState = 'connecting' | 'connected' | 'disconnected';
+/** What the banner and the header show: the data's freshness, not only the socket's. */
+export type FeedState = 'live' | 'replay' | 'stale' | 'disconnected' | 'waiting';
 
-export interface Point {
-  x: number;
-  y: number;
+export const EVENT_CAPACITY = 2000;
+export const NVML_MARKER_CAPACITY = 500;
+/** No GPU tick for this long (wall clock) while connected means the data is stale. */
+export const STALE_AFTER_MS = 5000;
+/** A PyTorch sample older than this (sample time) no longer counts in the split, as on the agent. */
+export const TORCH_STALE_MS = 10_000;
+
+export interface TorchSeries {
+  pid: number;
+  uuid: string;
+  joinedBy: JoinedBy;
+  allocated: SeriesView;
+  reserved: SeriesView;
 }
 
-export type ConnectionState = 'connecting' | 'connected' | 'disconnected';
+export interface GpuSeries {
+  used: SeriesView;
+  torch: TorchSeries[];
+}
 
 export class Dashboard {
   connection = $state<ConnectionState>('connecting');
   connectionError = $state<string | null>(null);
-  source = $state<SourceState | null>(null);
+  source = $state.raw<SourceState | null>(null);
   gpus = $state.raw<GpuSample[]>([]);
   processes = $state.raw<GpuProcess[]>([]);
   host = $state.raw<HostSample | null>(null);
   inventory = $state.raw<Inventory | null>(null);
   events = $state.raw<TorchEvent[]>([]);
-  /** Used bytes per GPU uuid, as chart points (x: epoch ms, y: bytes). */
-  usedSeries = $state.raw<Record<string, Point[]>>({});
+  markers = $state.raw<Marker[]>([]);
+  /** Facts per PyTorch pid (model, weights, request in flight), folded from events. */
+  facts = $state.raw<Record<number, ProcessFacts>>({});
+  /** Newest PyTorch sample per pid. */
+  torchLatest = $state.raw<Record<number, TorchSample>>({});
+  /** Per GPU uuid: the series views the charts draw. */
+  series = $state.raw<Record<string, GpuSeries>>({});
   lastTickMs = $state<number | null>(null);
+  lastTickWallMs = $state<number | null>(null);
+  wallNowMs = $state(Date.now());
 
-  #rings = new Map<string, RingBuffer<Point>>();
-  #events = new RingBuffer<TorchEvent>(500);
+  /** The measured split per GPU uuid, by the agent's attribution function, over live PyTorch processes. */
+  readonly attribution: Record<string, GpuAttribution> = $derived.by(() => {
+    const newest = Math.max(0, ...this.gpus.map((g) => g.timestampMs));
+    const torch = Object.values(this.torchLatest).filter((s) => this.facts[s.pid]?.endedMs == null && newest - s.timestampMs <= TORCH_STALE_MS);
+    const frames = attributeGpus({ gpus: this.gpus, processes: this.processes, torch, facts: this.facts });
+    return Object.fromEntries(frames.map((a) => [a.uuid, a]));
+  });
+
+  readonly feed: FeedState = $derived.by(() => {
+    if (this.connection === 'disconnected') return 'disconnected';
+    if (this.lastTickWallMs === null) return 'waiting';
+    if (this.source?.status === 'stale' || this.wallNowMs - this.lastTickWallMs > STALE_AFTER_MS) return 'stale';
+    return this.source?.kind === 'replay' ? 'replay' : 'live';
+  });
+
+  #used: SeriesSet;
+  #allocated: SeriesSet;
+  #reserved: SeriesSet;
+  #torchGpu = new Map<number, { uuid: string; joinedBy: JoinedBy }>();
+  #events = new RingBuffer<TorchEvent>(EVENT_CAPACITY);
+  #nvmlMarkers = new RingBuffer<Marker>(NVML_MARKER_CAPACITY);
+  #facts = new Map<number, ProcessFacts>();
+  #pids = new Set<number>();
+  #dirty = false;
+
+  constructor(capacity = SERIES_CAPACITY) {
+    this.#used = new SeriesSet(capacity);
+    this.#allocated = new SeriesSet(capacity);
+    this.#reserved = new SeriesSet(capacity);
+  }
 
   processesOf(uuid: string): GpuProcess[] {
     return this.processes.filter((p) => p.gpuUuid === uuid);
+  }
+
+  gpu(uuid: string): GpuSample | undefined {
+    return this.gpus.find((g) => g.uuid === uuid);
+  }
+
+  /** PyTorch pids drawn on this GPU. */
+  torchPidsOf(uuid: string): number[] {
+    return (this.series[uuid]?.torch ?? []).map((t) => t.pid);
   }
 
   attach(socket: HeadroomSocket): () => void {
@@ -43,9 +109,7 @@ export class Dashboard {
       this.connection = 'connected';
       this.connectionError = null;
     });
-    socket.on('disconnect', () => {
-      this.connection = 'disconnected';
-    });
+    socket.on('disconnect', () => (this.connection = 'disconnected'));
     socket.on('connect_error', (e) => {
       this.connection = 'disconnected';
       this.connectionError = e.message;
@@ -56,11 +120,13 @@ export class Dashboard {
     socket.on('host', (h) => (this.host = h));
     socket.on('inventory', (inv) => (this.inventory = inv));
     socket.on('source', (s) => (this.source = s));
-    socket.on('torchEvent', (e) => {
-      this.#events.push(e);
-      this.events = this.#events.toArray();
-    });
-    return () => socket.removeAllListeners();
+    socket.on('torch', (samples) => this.applyTorch(samples));
+    socket.on('torchEvent', (e) => this.applyEvents([e]));
+    const clock = setInterval(() => (this.wallNowMs = Date.now()), 1000);
+    return () => {
+      clearInterval(clock);
+      socket.removeAllListeners();
+    };
   }
 
   applySnapshot(s: Snapshot): void {
@@ -69,42 +135,114 @@ export class Dashboard {
     this.processes = s.processes;
     this.host = s.host;
     this.inventory = s.inventory;
-    this.#rings.clear();
-    for (const h of s.history) {
-      const ring = this.#ring(h.uuid);
-      for (const sample of h.samples) if (sample.usedBytes !== null) ring.push({ x: sample.timestampMs, y: sample.usedBytes });
-    }
+    this.#used.clear();
+    this.#allocated.clear();
+    this.#reserved.clear();
+    this.#torchGpu.clear();
     this.#events.clear();
-    for (const e of s.torchEvents) this.#events.push(e);
-    this.events = this.#events.toArray();
+    this.#nvmlMarkers.clear();
+    this.#facts.clear();
+    for (const h of s.history) {
+      const used = this.#used.get(h.uuid);
+      for (const g of h.samples) if (g.usedBytes !== null) used.push(g.timestampMs, g.usedBytes);
+    }
+    this.#pids = new Set(s.processes.map((p) => p.pid));
+    this.#ingestTorch(s.torchSamples);
+    this.#ingestEvents(s.torchEvents);
     this.lastTickMs = s.gpus[0]?.timestampMs ?? null;
-    this.#publishSeries();
+    this.lastTickWallMs = s.gpus.length > 0 ? Date.now() : null;
+    this.#publish();
   }
 
   applyTick(t: GpuTick): void {
     const byUuid = new Map(this.gpus.map((g) => [g.uuid, g]));
     for (const g of t.gpus) {
       byUuid.set(g.uuid, g);
-      if (g.usedBytes !== null) this.#ring(g.uuid).push({ x: g.timestampMs, y: g.usedBytes });
+      if (g.usedBytes !== null) this.#used.get(g.uuid).push(g.timestampMs, g.usedBytes);
     }
     this.gpus = [...byUuid.values()].sort((a, b) => a.index - b.index);
     this.lastTickMs = t.timestampMs;
-    this.#publishSeries();
+    this.lastTickWallMs = Date.now();
+    this.#publish();
   }
 
   applyProcesses(p: ProcessesUpdate): void {
+    const next = new Set(p.processes.map((x) => x.pid));
+    const covered = new Set(this.#facts.keys());
+    for (const m of processChangeMarkers(this.#pids, next, p.timestampMs, covered)) this.#nvmlMarkers.push(m);
+    this.#pids = next;
     this.processes = p.processes;
+    this.#refreshMarkers();
   }
 
-  #ring(uuid: string): RingBuffer<Point> {
-    let r = this.#rings.get(uuid);
-    if (!r) this.#rings.set(uuid, (r = new RingBuffer<Point>(SERIES_CAPACITY)));
-    return r;
+  applyTorch(samples: readonly TorchSample[]): void {
+    this.#ingestTorch(samples);
+    this.#publishLater();
   }
 
-  #publishSeries(): void {
-    const out: Record<string, Point[]> = {};
-    for (const [uuid, ring] of this.#rings) out[uuid] = ring.toArray();
-    this.usedSeries = out;
+  applyEvents(events: readonly TorchEvent[]): void {
+    this.#ingestEvents(events);
+  }
+
+  #ingestTorch(samples: readonly TorchSample[]): void {
+    if (samples.length === 0) return;
+    const latest = { ...this.torchLatest };
+    for (const s of samples) {
+      latest[s.pid] = s;
+      const key = String(s.pid);
+      this.#allocated.get(key).push(s.timestampMs, s.allocatedBytes);
+      this.#reserved.get(key).push(s.timestampMs, s.reservedBytes);
+      const joined = gpuUuidOfTorch(s, this.processes, this.gpus);
+      if (joined) this.#torchGpu.set(s.pid, joined);
+    }
+    this.torchLatest = latest;
+  }
+
+  #ingestEvents(events: readonly TorchEvent[]): void {
+    for (const e of events) {
+      this.#events.push(e);
+      this.#facts.set(e.pid, applyEvent(this.#facts.get(e.pid), e));
+    }
+    this.events = this.#events.toArray();
+    this.facts = Object.fromEntries(this.#facts);
+    this.#refreshMarkers();
+  }
+
+  /** Replace the markers only when they changed, so charts do not redraw for nothing. */
+  #refreshMarkers(): void {
+    const next = [...markersFromEvents(this.events), ...this.#nvmlMarkers.toArray()].sort((a, b) => a.atMs - b.atMs);
+    const prev = this.markers;
+    const same = next.length === prev.length && next.every((m, i) => m.atMs === prev[i]?.atMs && m.kind === prev[i]?.kind && m.endMs === prev[i]?.endMs);
+    if (!same) this.markers = next;
+  }
+
+  /** Torch samples arrive one at a time: publish with the next GPU tick, or after a short delay without one. */
+  #publishLater(): void {
+    if (this.#dirty) return;
+    this.#dirty = true;
+    setTimeout(() => {
+      if (this.#dirty) this.#publish();
+    }, 250);
+  }
+
+  #publish(): void {
+    this.#dirty = false;
+    const out: Record<string, GpuSeries> = {};
+    for (const g of this.gpus) {
+      const torch: TorchSeries[] = [];
+      for (const [pid, j] of this.#torchGpu) {
+        if (j.uuid !== g.uuid) continue;
+        const key = String(pid);
+        torch.push({
+          pid,
+          uuid: g.uuid,
+          joinedBy: j.joinedBy,
+          allocated: viewOf(key, `PyTorch allocated · ${pid}`, this.#allocated.get(key)),
+          reserved: viewOf(key, `PyTorch reserved · ${pid}`, this.#reserved.get(key)),
+        });
+      }
+      out[g.uuid] = { used: viewOf(g.uuid, 'used (nvidia-smi)', this.#used.get(g.uuid)), torch };
+    }
+    this.series = out;
   }
 }
