@@ -3,6 +3,7 @@
  * occupied memory (total − free); per PyTorch process its newest sample, when its allocation retries last
  * grew, its OOMs, and the calibration of this run (see calibration.ts). Pure state, fed one record at a time.
  */
+import { matchRow } from '../../shared/attribution.ts';
 import type { DataRecord, GpuProcess, GpuSample, TorchEvent, TorchSample } from '../../shared/data.ts';
 import { RingBuffer } from '../../shared/ringBuffer.ts';
 import { Calibration } from './calibration.ts';
@@ -87,10 +88,13 @@ export class Observations {
     for (const [pid, p] of this.processes) if (nowMs - p.latest.timestampMs > PROCESS_SILENT_MS) this.processes.delete(pid);
   }
 
+  /** The GPU of a PyTorch process, joined as the attribution joins it (UUID, the pid's only GPU, index). */
   #uuidOf(pid: number, s: TorchSample | null): string | null {
-    if (s?.uuid) return s.uuid;
-    const on = [...new Set(this.gpuProcesses.filter((p) => p.pid === pid).map((p) => p.gpuUuid))];
-    if (on.length === 1) return on[0] ?? null;
+    if (s?.uuid && this.gpus.has(s.uuid)) return s.uuid;
+    if (s) {
+      const { row } = matchRow({ sample: s, weightsBytes: null, kvCacheBytes: null }, this.gpuProcesses, [...this.gpus.values()].map((g) => g.latest));
+      if (row) return row.gpuUuid;
+    }
     if (this.gpus.size === 1) return [...this.gpus.keys()][0] ?? null;
     return null;
   }
