@@ -48,11 +48,20 @@ export class CachingAllocator {
   private readonly freeSmall: Block[] = [];
   private nextAddr = 0;
 
+  /** Replay the small pool block by block too (off: small requests are counted, not placed). */
+  constructor(private readonly trackSmall = false) {}
+
   /** Allocate `bytes` (0 allowed: PyTorch hands out no block, so nothing is counted). */
   malloc(bytes: number): Handle | null {
     if (bytes <= 0) return null;
     const size = roundRequest(bytes);
     const small = size <= SMALL_SIZE;
+    if (small && !this.trackSmall) {
+      // Small-pool requests only count: their 2 MiB segments are negligible next to the large pool.
+      this.allocatedBytes += size;
+      if (this.allocatedBytes > this.peakAllocatedBytes) this.peakAllocatedBytes = this.allocatedBytes;
+      return { addr: -1, size, free: false, small, prev: null, next: null };
+    }
     const pool = small ? this.freeSmall : this.freeLarge;
     let best = -1;
     for (let i = 0; i < pool.length; i++) {
@@ -86,9 +95,20 @@ export class CachingAllocator {
     return block;
   }
 
+  /** Free bytes cached in the small pool (2 MiB segments). */
+  smallFreeBytes(): number {
+    let n = 0;
+    for (const b of this.freeSmall) n += b.size;
+    return n;
+  }
+
   free(h: Handle | null): void {
     if (!h || h.free) return;
     this.allocatedBytes -= h.size;
+    if (h.addr < 0) {
+      h.free = true;
+      return;
+    }
     const pool = h.small ? this.freeSmall : this.freeLarge;
     let b = h;
     b.free = true;
@@ -111,8 +131,10 @@ export class CachingAllocator {
   }
 
   /** Sizes of cached free large blocks, sorted: the state that decides future segment growth. */
-  freeSignature(): string {
-    return this.freeLarge.map((b) => b.size).sort((x, y) => x - y).join(',');
+  freeSignature(minUseful = 0): string {
+    const sizes: number[] = [];
+    for (const b of this.freeLarge) if (b.size >= minUseful) sizes.push(b.size);
+    return sizes.sort((x, y) => x - y).join(',');
   }
 }
 
@@ -125,20 +147,42 @@ function remove(pool: Block[], b: Block): void {
 }
 
 /**
- * Reserved bytes of tensors allocated once and kept (weights, in load order): large tensors of one layer
- * are packed into their segments (per layer, then times `layers`); all small ones share 2 MiB segments.
+ * Reserved bytes of tensors allocated once and kept (weights), in model-construction order: the first
+ * body tensor (embedding), every layer's tensors, then the rest (final norm, lm_head). Layers whose packing
+ * repeats (same cached free blocks after the layer) are extrapolated instead of replayed.
  */
 export function residentReservedBytes(layerTensors: readonly number[], layers: number, bodyTensors: readonly number[]): number {
-  const large = new CachingAllocator();
+  const sim = new CachingAllocator();
+  // Small tensors (norms, biases) share 2 MiB segments; they never touch the large pool.
   let small = 0;
+  const large: number[] = [];
   for (const t of layerTensors) {
     if (roundRequest(t) <= SMALL_SIZE) small += roundRequest(t) * layers;
-    else large.malloc(t);
+    else large.push(t);
   }
-  let reserved = large.reservedBytes * layers;
-  for (const t of bodyTensors) {
+  const [first, ...rest] = bodyTensors;
+  const body = (t: number): void => {
     if (roundRequest(t) <= SMALL_SIZE) small += roundRequest(t);
-    else reserved += segmentSize(roundRequest(t));
+    else sim.malloc(t);
+  };
+  if (first !== undefined) body(first);
+  // Cached blocks smaller than every large tensor of a layer can never be used again: leave them out.
+  let minLarge = Infinity;
+  for (const t of large) minLarge = Math.min(minLarge, roundRequest(t));
+  const seen = new Map<string, { layer: number; reserved: number }>();
+  let extra = 0;
+  for (let layer = 0; layer < layers; layer++) {
+    for (const t of large) sim.malloc(t);
+    if (extra > 0) continue;
+    const sig = sim.freeSignature(minLarge);
+    const prev = seen.get(sig);
+    if (prev) {
+      const period = layer - prev.layer;
+      const periods = Math.floor((layers - 1 - layer) / period);
+      extra = periods * (sim.reservedBytes - prev.reserved);
+      layer += periods * period;
+    } else seen.set(sig, { layer, reserved: sim.reservedBytes });
   }
-  return reserved + Math.ceil(small / SMALL_BUFFER) * SMALL_BUFFER;
+  rest.forEach(body);
+  return sim.reservedBytes + extra + Math.ceil(small / SMALL_BUFFER) * SMALL_BUFFER;
 }

@@ -11,8 +11,8 @@ const g = (id: string, name: string, mib: number, bandwidthGBps: number, arch: n
   id, name, memoryBytes: mib * MiB, bandwidthGBps, arch, contextBytes: contextMiB * MiB,
 });
 
-/** Measured on the H200: NVML used minus torch reserved after a bf16 forward (fixture median ≈ 748 MiB). */
-const HOPPER_CONTEXT_MIB = 748;
+/** Measured on the H200: NVML used minus torch reserved after a bf16 forward (fixture median 721 MiB, range 695–757 MiB). */
+const HOPPER_CONTEXT_MIB = 720;
 
 export const GPUS: readonly GpuSpec[] = [
   { ...g('h200', 'NVIDIA H200 141GB', 143156, 4800, 9, HOPPER_CONTEXT_MIB), memoryBytes: 150_109_880_320 },

@@ -5,7 +5,7 @@
  */
 import { residentReservedBytes, roundRequest } from './allocator.ts';
 import { KV_BYTES } from './dtypes.ts';
-import { simulatePrefill, type ForwardShape } from './forward.ts';
+import { replayPrefill, type ForwardShape } from './forward.ts';
 import { cublasWorkspaceBytes } from './gpus.ts';
 import { kvElementsPerTokenLayer } from './kv.ts';
 import type { Resolved } from './resolve.ts';
@@ -52,7 +52,7 @@ export function hfRuntime(r: Resolved, w: WeightsBreakdown, weightsPerGpu: numbe
   const layers = w.layersPerGpu;
   const ctx = r.prompt + r.newTokens;
   const staticTokens = r.engine.kind === 'hf-static' ? Math.max(r.engine.maxCacheTokens ?? ctx, r.prompt) : null;
-  const sim = simulatePrefill(forwardShape(r, layers, staticTokens));
+  const sim = replayPrefill(forwardShape(r, layers, staticTokens));
   const workspace = cublasWorkspaceBytes(r.gpu);
   // RoPE inv_freq and original_inv_freq buffers (fp32, head_dim / 2 each).
   const buffers = 2 * roundRequest(((r.model.mla ? r.model.mla.qkRopeHeadDim : r.model.headDim) / 2) * 4);

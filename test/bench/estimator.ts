@@ -1,0 +1,57 @@
+/**
+ * `npm run bench:estimator`: the estimator against every real H200 prefill in the calibration fixture
+ * (error of peakAllocatedBytes vs torch.cuda.max_memory_allocated and of deviceUsedBytes vs NVML used), then
+ * the time per estimate, with a closed-form baseline (weights + KV + tokens·(2h+3I)·B) timed in the same run.
+ */
+import { performance } from 'node:perf_hooks';
+import { estimate, type EstimateInput } from '../../shared/estimator/index.ts';
+import { loadCalibration } from './estimatorFixture.ts';
+
+const cases = loadCalibration();
+const pct = (x: number): string => `${x >= 0 ? '+' : ''}${(x * 100).toFixed(2)} %`;
+const median = (xs: number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  const mid = Math.floor(s.length / 2);
+  return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
+};
+
+const peakErr: number[] = [];
+const usedErr: number[] = [];
+console.log(`| run | peak measured | peak predicted | error | device used measured | predicted | error |`);
+console.log(`|---|---:|---:|---:|---:|---:|---:|`);
+for (const c of cases) {
+  const e = estimate(c.input);
+  const pe = (e.peakAllocatedBytes - c.run.prefill_peak) / c.run.prefill_peak;
+  const ue = (e.deviceUsedBytes - c.run.nvml_after_prefill) / c.run.nvml_after_prefill;
+  peakErr.push(Math.abs(pe));
+  usedErr.push(Math.abs(ue));
+  const gb = (b: number): string => (b / 1e9).toFixed(3);
+  console.log(`| ${c.label} | ${gb(c.run.prefill_peak)} GB | ${gb(e.peakAllocatedBytes)} GB | ${pct(pe)} | ${gb(c.run.nvml_after_prefill)} GB | ${gb(e.deviceUsedBytes)} GB | ${pct(ue)} |`);
+}
+console.log('');
+console.log(`runs: ${cases.length}`);
+console.log(`peakAllocatedBytes: median |error| ${pct(median(peakErr))}, max ${pct(Math.max(...peakErr))} (target ≤ 1 %, ≤ 3 %)`);
+console.log(`deviceUsedBytes:    median |error| ${pct(median(usedErr))}, max ${pct(Math.max(...usedErr))} (target ≤ 3 %, ≤ 8 %)`);
+
+function baseline(i: EstimateInput): number {
+  const m = i.model;
+  const B = i.dtype === 'fp32' ? 4 : 2;
+  const weights = (2 * m.vocab * m.hidden + m.layers * (4 * m.hidden * m.hidden + 3 * m.hidden * m.intermediate)) * B;
+  const kv = 2 * m.layers * m.kvHeads * m.headDim * B * i.batch * i.promptTokens;
+  return weights + kv + i.batch * i.promptTokens * (2 * m.hidden + 3 * m.intermediate) * B;
+}
+
+function timePerCall(fn: (i: EstimateInput) => unknown, minMs = 400): number {
+  let n = 0;
+  const t0 = performance.now();
+  while (performance.now() - t0 < minMs) {
+    for (const c of cases) fn(c.input);
+    n += cases.length;
+  }
+  return ((performance.now() - t0) * 1000) / n;
+}
+
+timePerCall(estimate, 200); // warm-up (JIT)
+const us = timePerCall(estimate);
+const baseUs = timePerCall(baseline);
+console.log(`time per estimate: ${us.toFixed(1)} µs (target ≤ 50 µs); closed-form baseline ${baseUs.toFixed(3)} µs; ratio ${(us / baseUs).toFixed(0)}×`);

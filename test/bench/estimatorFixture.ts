@@ -1,0 +1,54 @@
+/**
+ * The H200 calibration fixture (test/fixtures/groundtruth/h200_calibration.jsonl) as estimator inputs and
+ * measured values: one entry per completed prefill run. Shared by the accuracy bench and the unit tests.
+ */
+import { readFileSync } from 'node:fs';
+import { z } from 'zod';
+import { findGpu, modelFromHfConfig, type EstimateInput } from '../../shared/estimator/index.ts';
+
+const FIXTURE = new URL('../fixtures/groundtruth/h200_calibration.jsonl', import.meta.url);
+
+const Run = z.object({
+  kind: z.literal('run'),
+  model: z.string(),
+  dtype: z.enum(['fp32', 'fp16', 'bf16']),
+  config: z.record(z.string(), z.union([z.number(), z.boolean()])),
+  weight_bytes: z.number(),
+  attn: z.enum(['sdpa', 'eager']),
+  logits_to_keep: z.number(),
+  batch: z.number(),
+  seq: z.number(),
+  prefill_peak: z.number(),
+  kv_bytes: z.number(),
+  reserved_after_prefill: z.number(),
+  nvml_after_prefill: z.number(),
+});
+export type CalibrationRun = z.infer<typeof Run>;
+
+export interface CalibrationCase {
+  label: string;
+  run: CalibrationRun;
+  input: EstimateInput;
+}
+
+export function loadCalibration(): CalibrationCase[] {
+  const out: CalibrationCase[] = [];
+  for (const line of readFileSync(FIXTURE, 'utf8').split('\n')) {
+    if (!line.trim()) continue;
+    const raw: unknown = JSON.parse(line);
+    const parsed = Run.safeParse(raw);
+    if (!parsed.success) continue; // context / loaded / done lines, and OOM runs (no peak)
+    const r = parsed.data;
+    const modelType = r.model.startsWith('qwen') ? 'qwen2' : 'llama';
+    const model = modelFromHfConfig({ ...r.config, model_type: modelType, max_position_embeddings: 16384 }, r.model);
+    out.push({
+      label: `${r.model} ${r.dtype} ${r.attn}${r.logits_to_keep === 0 ? ' all-logits' : ''} b${r.batch}×s${r.seq}`,
+      run: r,
+      input: {
+        model, dtype: r.dtype, batch: r.batch, promptTokens: r.seq, attention: r.attn,
+        logits: r.logits_to_keep === 0 ? 'all' : 'last', gpu: findGpu('h200')!,
+      },
+    });
+  }
+  return out;
+}
