@@ -7,13 +7,12 @@
  * at once without it. Nothing here throws out of a timer or an event handler.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { delimiter, join } from 'node:path';
 import type { GpuSample } from '../../../shared/data.ts';
 import { createLogger } from '../../log.ts';
 import { classifySmiExit, firstLine, spawnErrorMessage } from '../../nvidia-smi/failures.ts';
 import { parseQueryGpuRow, QUERY_GPU_FIELDS } from '../../nvidia-smi/queryGpu.ts';
 import { TickAssembler } from '../../nvidia-smi/tickAssembler.ts';
+import { lineBufferedCommand } from './command.ts';
 import { backoffMs, LineSplitter, TailBuffer } from './lineSplitter.ts';
 
 const log = createLogger('live');
@@ -23,16 +22,6 @@ const ESSENTIAL_FIELDS: ReadonlySet<string> = new Set(['index', 'uuid']);
 const FIRST_ROW_GRACE_MS = 5_000;
 const MIN_WATCHDOG_MS = 1_000;
 const KILL_GRACE_MS = 1_000;
-
-/**
- * nvidia-smi writes to a pipe through C stdio, which may hold lines back in a 4 KiB buffer; `stdbuf -oL`
- * (coreutils) makes it line-buffered, so each row arrives when printed. Used when present (Linux).
- */
-export function lineBufferedCommand(smiPath: string, args: string[], env: NodeJS.ProcessEnv): [string, string[]] {
-  if (process.platform !== 'linux') return [smiPath, args];
-  const stdbuf = (env.PATH ?? '').split(delimiter).filter(Boolean).map((d) => join(d, 'stdbuf')).find((p) => existsSync(p));
-  return stdbuf ? [stdbuf, ['-oL', smiPath, ...args]] : [smiPath, args];
-}
 
 export type StreamStatus = 'starting' | 'running' | 'stale' | 'error';
 
