@@ -6,4 +6,5 @@ export type Subcommand = (argv: string[]) => Promise<number>;
 
 export const SUBCOMMANDS: Record<string, () => Promise<Subcommand>> = {
   'alert-rules': () => import('./alerts/cli.ts').then((m) => m.run),
+  estimate: () => import('./estimate/cli.ts').then((m) => m.run),
 };
