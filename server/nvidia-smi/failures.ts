@@ -10,6 +10,7 @@ export type SmiFailureKind =
   | 'rejected-field'
   | 'nvml-mismatch'
   | 'no-permission'
+  | 'bad-arguments'
   | 'crashed'
   | 'exited';
 
@@ -66,6 +67,13 @@ export function classifySmiExit(code: number | null, signal: string | null, outp
       kind: 'not-found',
       field: null,
       message: `nvidia-smi could not be run (exit ${code}${quoted}): check the path given to --nvidia-smi, or install the NVIDIA driver utilities. Retrying.`,
+    };
+  }
+  if (code === 2) {
+    return {
+      kind: 'bad-arguments',
+      field: null,
+      message: `nvidia-smi rejected Headroom's arguments (exit 2${quoted}): this nvidia-smi is older or newer than Headroom knows; update the NVIDIA driver, or report the message. Retrying.`,
     };
   }
   if (code === 4) {

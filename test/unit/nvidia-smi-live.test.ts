@@ -58,6 +58,7 @@ describe('nvidia-smi failures', () => {
     [18, 'Failed to initialize NVML: Driver/library version mismatch', 'nvml-mismatch', /reboot/],
     [127, 'sh: 1: nvidia-smi: not found', 'not-found', /could not be run \(exit 127/],
     [4, 'Insufficient Permissions', 'no-permission', /no permission/],
+    [2, 'Invalid combination of input arguments. Please run \'nvidia-smi -h\' for help.', 'bad-arguments', /rejected Headroom's arguments \(exit 2 \("Invalid combination/],
     [255, 'Unknown Error', 'crashed', /crashed \(exit 255/],
     [1, '', 'exited', /^nvidia-smi exited \(exit 1\); restarting\.$/],
   ] as const)('exit %i (%s) → %s', (code, output, kind, message) => {
