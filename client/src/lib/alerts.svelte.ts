@@ -69,6 +69,17 @@ export class AlertsState {
     return () => this.#listeners.delete(fn);
   }
 
+  /** `GET /api/alerts` (with the page's `?token=` when there is one). */
+  async load(): Promise<void> {
+    try {
+      const token = new URLSearchParams(window.location.search).get('token');
+      const res = await fetch('api/alerts', { headers: token ? { Authorization: `Bearer ${token}` } : {} });
+      if (res.ok) this.applySnapshot((await res.json()) as AlertsSnapshot);
+    } catch {
+      // the socket's next snapshot fills it in
+    }
+  }
+
   attach(socket: HeadroomSocket): () => void {
     const onSnapshot = (s: { alerts?: AlertsSnapshot }): void => this.applySnapshot(s.alerts);
     const onAlert = (e: AlertEvent): void => this.applyEvent(e);
@@ -76,6 +87,8 @@ export class AlertsState {
     socket.on('snapshot', onSnapshot);
     socket.on('alert', onAlert);
     socket.on('alertDelivery', onDelivery);
+    // Mounted after the connect snapshot went by: load the current state once.
+    if (socket.connected) void this.load();
     return () => {
       socket.off('snapshot', onSnapshot);
       socket.off('alert', onAlert);

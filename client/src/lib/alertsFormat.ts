@@ -18,7 +18,8 @@ export function formatEvidenceValue(key: string, value: number | string | null):
 /** `fooBarBytes` → `foo bar`. */
 export function evidenceLabel(key: string): string {
   return key
-    .replace(/(Bytes(PerSecond|PerToken)?|AtMs|Ms|Percent)$/, '')
+    .replace(/AtMs$/, 'At')
+    .replace(/(Bytes(PerSecond|PerToken)?|Ms|Percent)$/, '')
     .replace(/([a-z0-9])([A-Z])/g, '$1 $2')
     .toLowerCase();
 }

@@ -53,6 +53,8 @@ export interface MemoryChartInput {
   /** Dataset keys hidden from the legend. */
   hidden: ReadonlySet<string>;
   compact: boolean;
+  /** Scale y to the data instead of the whole GPU (capacity and thresholds may then lie above the view). */
+  yFit?: boolean;
 }
 
 export interface ChartApi {
@@ -84,9 +86,12 @@ const background: Plugin<'line'> = {
 function datasetsFor(input: MemoryChartInput, p: Palette): DS[] {
   const out: DS[] = [];
   if (input.bands) {
+    // Bands can predict far more than the GPU holds (an over-sized request): clip them just above capacity.
+    const ceiling = input.capacityBytes !== null ? input.capacityBytes * 1.04 : Infinity;
     BAND_KEYS.forEach((k, i) => {
+      const pts = input.bands?.[k] ?? [];
       out.push({
-        key: `band:${k}`, label: `predicted ${BAND_LABELS[k]}`, data: input.bands?.[k] ?? [], fill: i === 0 ? 'origin' : '-1',
+        key: `band:${k}`, label: `predicted ${BAND_LABELS[k]}`, data: pts.map((p) => (p.y > ceiling ? { x: p.x, y: ceiling } : p)), fill: i === 0 ? 'origin' : '-1',
         backgroundColor: p.bands[k], borderColor: p.bands[k], borderWidth: 0, pointRadius: 0, pointHitRadius: 0, order: 10, tension: 0,
       });
     });
@@ -138,7 +143,7 @@ export function memoryChart(input: () => MemoryChartInput, onApi?: (api: ChartAp
         interaction: { mode: 'nearest', axis: 'x', intersect: false },
         scales: {
           x: { type: 'time', time: { tooltipFormat: 'HH:mm:ss.SSS', displayFormats: { second: 'HH:mm:ss', minute: 'HH:mm' } }, ticks: { maxRotation: 0, autoSkipPadding: 16 } },
-          y: { min: 0, ticks: { callback: (v) => `${(Number(v) / GiB).toFixed(0)} GiB` } },
+          y: { min: 0, ticks: { callback: (v) => `${(Number(v) / GiB).toFixed(Number(v) % GiB === 0 ? 0 : 1)} GiB` } },
         },
         plugins: {
           legend: { display: false },
@@ -187,11 +192,12 @@ export function memoryChart(input: () => MemoryChartInput, onApi?: (api: ChartAp
       const o = chart.options;
       const y = o.scales?.y;
       if (y) {
-        y.max = i.capacityBytes !== null ? i.capacityBytes * 1.04 : undefined;
+        y.max = i.capacityBytes !== null && !i.yFit ? i.capacityBytes * 1.04 : undefined;
+        (y as { grace?: string | number }).grace = i.yFit ? '8%' : 0;
         if (y.grid) y.grid.color = p.grid;
         if (y.ticks) {
           y.ticks.color = p.muted;
-          (y.ticks as { stepSize?: number }).stepSize = i.capacityBytes !== null ? gibStep(i.capacityBytes, i.compact ? 3 : 7) : undefined;
+          (y.ticks as { stepSize?: number }).stepSize = i.capacityBytes !== null && !i.yFit ? gibStep(i.capacityBytes, i.compact ? 3 : 7) : undefined;
         }
       }
       const x = o.scales?.x;
@@ -200,7 +206,7 @@ export function memoryChart(input: () => MemoryChartInput, onApi?: (api: ChartAp
       if (o.plugins) {
         (o.plugins as { headroomBackground?: { color: string } }).headroomBackground = { color: p.panel };
         if (o.plugins.decimation) o.plugins.decimation.enabled = chartTuning.decimation;
-        o.plugins.annotation = { annotations: buildAnnotations({ capacityBytes: i.capacityBytes, thresholds: i.thresholds, markers: i.markers, compact: i.compact, nowMs: newestMs(i) }, p) };
+        o.plugins.annotation = { annotations: buildAnnotations({ capacityBytes: i.capacityBytes, thresholds: i.thresholds, markers: i.markers, compact: i.compact, nowMs: newestMs(i), yFit: i.yFit ?? false }, p) };
       }
       follow(i);
       chart.update('none');

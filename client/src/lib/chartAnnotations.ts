@@ -26,6 +26,8 @@ export interface AnnotationColors {
 
 export interface AnnotationSpec {
   type: 'line' | 'box';
+  /** False keeps an out-of-range line from stretching the axis (the "fit to data" view). */
+  adjustScaleRange?: boolean;
   drawTime?: 'beforeDatasetsDraw' | 'afterDatasetsDraw';
   scaleID?: 'x' | 'y';
   value?: number;
@@ -49,21 +51,21 @@ export interface AnnotationSpec {
 
 /** Markers to draw in a window: compact cards show only OOMs, to stay legible. */
 export function buildAnnotations(
-  input: { capacityBytes: number | null; thresholds: readonly ThresholdLine[]; markers: readonly Marker[]; compact: boolean; nowMs: number | null },
+  input: { capacityBytes: number | null; thresholds: readonly ThresholdLine[]; markers: readonly Marker[]; compact: boolean; nowMs: number | null; yFit?: boolean },
   c: AnnotationColors,
 ): Record<string, AnnotationSpec> {
   const out: Record<string, AnnotationSpec> = {};
   const fontSize = input.compact ? 10 : 11;
   if (input.capacityBytes !== null) {
     out.capacity = {
-      type: 'line', scaleID: 'y', value: input.capacityBytes, borderColor: c.capacity, borderWidth: 2, drawTime: 'afterDatasetsDraw',
+      type: 'line', scaleID: 'y', adjustScaleRange: !input.yFit, value: input.capacityBytes, borderColor: c.capacity, borderWidth: 2, drawTime: 'afterDatasetsDraw',
       label: { display: !input.compact, content: `capacity ${formatGiB(input.capacityBytes, 1)}`, position: 'start', backgroundColor: c.panel, color: c.text, font: { size: fontSize }, padding: 3 },
     };
   }
   for (const t of input.thresholds) {
     const color = t.level === 'critical' ? c.critical : c.warning;
     out[`threshold-${t.key}`] = {
-      type: 'line', scaleID: 'y', value: t.bytes, borderColor: color, borderWidth: 1, borderDash: [6, 4], drawTime: 'afterDatasetsDraw',
+      type: 'line', scaleID: 'y', adjustScaleRange: !input.yFit, value: t.bytes, borderColor: color, borderWidth: 1, borderDash: [6, 4], drawTime: 'afterDatasetsDraw',
       label: { display: !input.compact, content: t.label, position: 'center', backgroundColor: c.panel, color, font: { size: fontSize }, padding: 3 },
     };
   }

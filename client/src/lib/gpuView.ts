@@ -36,7 +36,7 @@ export function thresholdsFor(gpu: GpuSample, config: AlertConfig = DEFAULT_ALER
     const what = l.freeBelowPercent !== null && (l.freeBelowGiB === null || (l.freeBelowPercent / 100) * gpu.totalBytes >= l.freeBelowGiB * GiB)
       ? `${l.freeBelowPercent} %`
       : `${l.freeBelowGiB} GiB`;
-    out.push({ key: level, level, bytes: Math.max(0, usable - below), label: `${level}: free < ${what}` });
+    out.push({ key: level, level, bytes: Math.max(0, Math.round(usable - below)), label: `${level}: free < ${what}` });
   }
   return out;
 }

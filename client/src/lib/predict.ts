@@ -120,14 +120,17 @@ export function largestBatch(model: ModelChoice, r: Runtime, ctx: PredictContext
   return safely(() => solveMaxBatch(estimateInput(model, r, ctx)));
 }
 
+/** How far the OOM search looks: well past any model's trained length (a run can be asked for more). */
+export const OOM_SEARCH_MAX_TOKENS = 1_048_576;
+
 /**
  * Where the configured batch runs out of memory: the tokens per sequence (prompt + new) at which the predicted
- * device usage passes the GPU's memory (no headroom kept); null when it fits up to the model's maximum length.
+ * device usage passes the GPU's memory (no headroom kept); null when it fits up to the search limit.
  */
 export function longestContext(model: ModelChoice, r: Runtime, ctx: PredictContext): number | null {
   if (ctx.gpuMemoryBytes === null) return null;
   const input = { ...estimateInput(model, r, ctx), headroomFraction: 0 };
-  const maxPrompt = Math.max(1, model.spec.maxPositions - r.newTokens);
+  const maxPrompt = Math.max(1, OOM_SEARCH_MAX_TOKENS - r.newTokens);
   const longest = safely(() => solveMaxPrompt(input, maxPrompt));
   if (longest === null || longest >= maxPrompt) return null;
   return longest + 1 + r.newTokens;
