@@ -143,7 +143,8 @@ export const AlertSchema = z.object({
 });
 export type Alert = z.infer<typeof AlertSchema>;
 
-export const AlertTransitionSchema = z.enum(['firing', 'escalated', 'renotify', 'resolved']);
+/** `updated`: a firing alert learned more (the OOM message arrived after the sample that showed it); no notification. */
+export const AlertTransitionSchema = z.enum(['firing', 'escalated', 'updated', 'renotify', 'resolved']);
 export type AlertTransition = z.infer<typeof AlertTransitionSchema>;
 
 /** One state change: the socket `alert` event, a webhook POST, and one line of the alert log. */

@@ -67,10 +67,10 @@ export async function startAlerts(options: AlertsOptions): Promise<Alerts> {
   webhooks.onStatusChange(deliveryChanged);
 
   engine.onEvent((e) => {
-    const level = e.transition === 'resolved' ? 'info' : 'warn';
+    const level = e.transition === 'resolved' || e.transition === 'updated' ? 'info' : 'warn';
     log[level](`${e.transition}: ${e.alert.summary}`, { key: e.alert.key });
     io.emit('alert', e);
-    webhooks.send(e);
+    if (e.transition !== 'updated') webhooks.send(e);
     if (alertLog) {
       alertLog.append(e);
       void alertLog.flush().then(() => {

@@ -11,6 +11,8 @@ import type { Condition } from './rules/types.ts';
 interface Track {
   pendingSince: Record<AlertSeverity, number | null>;
   firing: Alert | null;
+  /** The condition's `detail` when the alert fired or was last updated. */
+  detail: string | undefined;
   lastNotifiedAtMs: number | null;
   /** Seen in a rule's output since this agent started (restored alerts are not, until their subject is). */
   seen: boolean;
@@ -50,7 +52,7 @@ export class AlertStates {
 
   #track(key: string): Track {
     let t = this.#tracks.get(key);
-    if (!t) this.#tracks.set(key, (t = { pendingSince: { warning: null, critical: null }, firing: null, lastNotifiedAtMs: null, seen: false }));
+    if (!t) this.#tracks.set(key, (t = { pendingSince: { warning: null, critical: null }, firing: null, detail: undefined, lastNotifiedAtMs: null, seen: false }));
     return t;
   }
 
@@ -106,6 +108,7 @@ export class AlertStates {
         resolvedEvidence: null,
       };
       t.firing = alert;
+      t.detail = c.detail;
       t.lastNotifiedAtMs = nowMs;
       return [{ transition: 'firing', atMs: nowMs, alert }];
     }
@@ -114,6 +117,11 @@ export class AlertStates {
       t.firing = { ...t.firing, severity: 'critical', summary: c.summary, evidence: evidenceOf(c, t.pendingSince.critical ?? nowMs) };
       t.lastNotifiedAtMs = nowMs;
       return [{ transition: 'escalated', atMs: nowMs, alert: t.firing }];
+    }
+    if (c.detail !== t.detail) {
+      t.detail = c.detail;
+      t.firing = { ...t.firing, summary: c.summary, evidence: evidenceOf(c, t.firing.evidence.conditionSinceMs) };
+      return [{ transition: 'updated', atMs: nowMs, alert: t.firing }];
     }
     if (this.#renotifyMs > 0 && t.lastNotifiedAtMs !== null && nowMs - t.lastNotifiedAtMs >= this.#renotifyMs) {
       t.lastNotifiedAtMs = nowMs;

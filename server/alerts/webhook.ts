@@ -19,7 +19,7 @@ export interface WebhookOptions {
   fetch?: typeof fetch;
 }
 
-const ICON = { firing: '🔴', escalated: '🔴', renotify: '🔁', resolved: '✅' } as const;
+const ICON = { firing: '🔴', escalated: '🔴', updated: 'ℹ️', renotify: '🔁', resolved: '✅' } as const;
 
 /** Slack's mrkdwn needs &, < and > escaped. */
 function slackEscape(s: string): string {
@@ -35,6 +35,13 @@ export function webhookPayload(format: WebhookConfig['format'], e: AlertEvent, h
     };
   }
   return { source: 'headroom', host, ...e };
+}
+
+/** `fetch failed (ECONNREFUSED)`: undici hides the reason in `cause`. */
+function describeFetchError(e: unknown): string {
+  const err = e as Error & { cause?: { code?: string; message?: string } };
+  const why = err.cause?.code ?? err.cause?.message;
+  return why ? `${err.message} (${why})` : err.message;
 }
 
 /** Scheme, host and path: a URL's query often carries a token; never show it. */
@@ -134,7 +141,7 @@ export class WebhookDelivery {
         retry = res.status >= 500 || res.status === 408 || res.status === 429;
       } catch (e) {
         const name = (e as Error).name;
-        error = name === 'TimeoutError' ? `no answer within ${t.config.timeoutMs} ms` : `${(e as Error).message}${(e as { cause?: { code?: string } }).cause?.code ? ` (${(e as { cause: { code: string } }).cause.code})` : ''}`;
+        error = name === 'TimeoutError' ? `no answer within ${t.config.timeoutMs} ms` : describeFetchError(e);
       }
       if (!retry || attempt === t.config.maxAttempts) {
         this.#failed(t, `${event.transition} ${event.alert.key} not delivered after ${attempt} attempt${attempt > 1 ? 's' : ''}: ${error}`);

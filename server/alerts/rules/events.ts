@@ -35,6 +35,7 @@ function oomCondition(ctx: RuleContext, oom: OomSeen, uuid: string | null): Cond
     values: { oomAtMs: oom.atMs, numOoms: oom.count, message: oom.message ? oom.message.slice(0, 600) : null, ...oomFacts(oom.message) },
     thresholds: { quietMs: quiet },
     observedAtMs: oom.atMs,
+    detail: oom.message ?? '',
   };
 }
 

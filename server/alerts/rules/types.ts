@@ -21,6 +21,8 @@ export interface Condition {
   thresholds: Facts;
   /** Time of the values (the sample's time). */
   observedAtMs: number;
+  /** When this changes while the alert fires, its evidence is refreshed (`updated`), e.g. the OOM message arrived. */
+  detail?: string;
 }
 
 /** Predictions from the estimator for `--model` (issue 5), when one is configured. */

@@ -15,6 +15,7 @@ describe('alerts panel text', () => {
     expect(formatEvidenceValue('oomAtMs', new Date(2026, 10, 21, 4, 22, 41, 5).getTime())).toBe('04:22:41.005');
     expect(evidenceLabel('warningFreeBelowBytes')).toBe('warning free below');
     expect(evidenceLabel('timeToOomBelowMs')).toBe('time to oom below');
+    expect(evidenceLabel('oomAtMs')).toBe('oom at');
     expect(formatAgo(0, 400)).toBe('just now');
     expect(formatAgo(0, 12_000)).toBe('12.0 s ago');
   });

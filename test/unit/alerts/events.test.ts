@@ -19,9 +19,12 @@ describe('event rules', () => {
       gpu(61_000, 40 * GiB),
     ];
     const { events, engine } = run(records);
-    expect(story(events)).toEqual(['firing oom:100 critical @1.0', 'resolved oom:100 critical @61.0']);
-    // The message arrived after it fired; the resolved alert carries it, parsed.
-    expect(events[1]!.alert.resolvedEvidence?.values).toMatchObject({ triedToAllocateBytes: 42 * GiB, reservedUnallocatedBytes: Math.round(42.23 * GiB) });
+    // The message arrives 20 ms after the sample that showed the OOM: the firing alert is updated with it.
+    expect(story(events)).toEqual(['firing oom:100 critical @1.0', 'updated oom:100 critical @1.0', 'resolved oom:100 critical @61.0']);
+    expect(events[1]!.alert.id).toBe(events[0]!.alert.id);
+    expect(events[1]!.alert.evidence.values).toMatchObject({ triedToAllocateBytes: 42 * GiB, reservedUnallocatedBytes: Math.round(42.23 * GiB) });
+    expect(events[1]!.alert.evidence.conditionSinceMs).toBe(1000);
+    expect(events[1]!.alert.summary).toMatch(/Tried to allocate 42\.00 GiB/);
     expect(engine.recent()[0]!.key).toBe('oom:100');
   });
 
