@@ -98,3 +98,15 @@ describe('alerts on the real recorded session', () => {
     console.log(`recorded session, maxBatch 96 × maxSeqLen 16388: "will not fit" ${oomEventMs - max!.atMs} ms before the OOM event`);
   });
 });
+
+describe('alerts on the second real recording (live H200, nvidia-smi at 100 ms: 8 + 16 GiB allocated, 8 GiB freed, empty_cache, a 5 × 2 GiB ramp)', () => {
+  it('raises nothing: steps and a short ramp far from the total are no OOM forecast', async () => {
+    const live = await readRecording(BUNDLED_RECORDING.replace('h200-serving.jsonl', 'h200-live-100ms.jsonl'));
+    expect(live.records.filter((r) => r.kind === 'gpu').length).toBeGreaterThan(400);
+    const engine = new AlertEngine({ config: config() });
+    const events: AlertEvent[] = [];
+    engine.onEvent((e) => events.push(e));
+    for (const r of live.records) engine.ingest(r);
+    expect(events).toEqual([]);
+  });
+});
