@@ -47,6 +47,8 @@ export class CachingAllocator {
   private readonly freeLarge: Block[] = [];
   private readonly freeSmall: Block[] = [];
   private nextAddr = 0;
+  private smallLive = 0;
+  private smallReserved = 0;
 
   /** Replay the small pool block by block too (off: small requests are counted, not placed). */
   constructor(private readonly trackSmall = false) {}
@@ -57,9 +59,14 @@ export class CachingAllocator {
     const size = roundRequest(bytes);
     const small = size <= SMALL_SIZE;
     if (small && !this.trackSmall) {
-      // Small-pool requests only count: their 2 MiB segments are negligible next to the large pool.
+      // Small-pool requests are counted, not placed: 2 MiB segments are added as the live small bytes grow.
       this.allocatedBytes += size;
       if (this.allocatedBytes > this.peakAllocatedBytes) this.peakAllocatedBytes = this.allocatedBytes;
+      this.smallLive += size;
+      while (this.smallLive > this.smallReserved) {
+        this.smallReserved += SMALL_BUFFER;
+        this.reservedBytes += SMALL_BUFFER;
+      }
       return { addr: -1, size, free: false, small, prev: null, next: null };
     }
     const pool = small ? this.freeSmall : this.freeLarge;
@@ -107,6 +114,7 @@ export class CachingAllocator {
     this.allocatedBytes -= h.size;
     if (h.addr < 0) {
       h.free = true;
+      this.smallLive -= h.size;
       return;
     }
     const pool = h.small ? this.freeSmall : this.freeLarge;

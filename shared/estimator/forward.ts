@@ -194,7 +194,7 @@ function scoresAttention(m: A, s: ForwardShape, Q: number, T: number): { out: Ha
 /** bf16 softmax(dtype=float32) converts the input first (only Half has the fused half_to_float path). */
 const HALF_TO_FLOAT_BF16 = false;
 
-function attention(m: A, s: ForwardShape, T: number): { out: Handle | null; kv: (Handle | null)[] } {
+function attention(m: A, s: ForwardShape, T: number): { out: Handle | null; kv: (Handle | null)[]; held: Handle | null } {
   const B = s.bytes;
   const h = s.hidden;
   let Q: number;
@@ -265,14 +265,14 @@ function attention(m: A, s: ForwardShape, T: number): { out: Handle | null; kv: 
   const o = m.malloc(T * h * B);
   m.free(out);
   for (const p of pre) m.free(p);
-  m.free(held);
-  return { out: o, kv };
+  return { out: o, kv, held };
 }
 
 function decoderLayer(m: A, s: ForwardShape, T: number, input: Handle | null, moe: boolean): Handle | null {
   const H = T * s.hidden * s.bytes;
   const n1 = rmsNorm(m, T * s.hidden, T, s.bytes);
-  const { out: attn } = attention(m, s, T);
+  // `hidden_states, _ = self.self_attn(...)`: `_` keeps eager attention probabilities alive until the layer returns.
+  const { out: attn, held } = attention(m, s, T);
   m.free(n1);
   const residual = m.malloc(H);
   m.free(attn);
@@ -282,6 +282,7 @@ function decoderLayer(m: A, s: ForwardShape, T: number, input: Handle | null, mo
   const out = m.malloc(H);
   m.free(ff);
   m.free(residual);
+  m.free(held);
   void input;
   return out;
 }

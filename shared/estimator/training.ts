@@ -25,14 +25,23 @@ export function trainingMemory(r: Resolved, w: WeightsBreakdown): TrainingMemory
   const n = t.dataParallel;
   const share = w.perGpuBytes / w.totalBytes;
   const params = w.params * share;
-  const largestLayer = w.layerTensorBytes.reduce((s, x) => s + x, 0) / B;
+  // DeepSpeed's "largest layer": a decoder layer or the embedding, whichever holds more parameters.
+  const largest = Math.max(w.layerTensorBytes.reduce((s, x) => s + x, 0), w.bodyTensorBytes[0] ?? 0) / B;
+  const mixed = t.mixedPrecision && B < 4;
   const offOpt = t.offload !== 'none';
   const offParams = t.offload === 'optimizer+params' && t.zeroStage === 3;
-  // ZeRO-3 gathers one layer at a time (plus a prefetch): 2 layers of parameters stay resident.
-  const gather = 2 * largestLayer * B;
-  const weights = t.zeroStage === 3 ? (offParams ? 0 : (params * B) / n) + gather : params * B;
-  const grads = (params * B) / (t.zeroStage >= 2 ? n : 1);
-  const perParamOpt = OPTIMIZER_BYTES[t.optimizer] + (t.mixedPrecision && B < 4 ? 4 : 0);
+  // Optimizer partition per parameter: moments, + fp32 master (mixed), + the fp32 gradient partition ZeRO keeps.
+  const perParamOpt = OPTIMIZER_BYTES[t.optimizer] + (mixed ? 4 : 0) + (mixed && t.zeroStage >= 1 ? 4 : 0);
+  let weights: number;
+  let grads: number;
+  if (t.zeroStage === 3) {
+    // estimate_zero3_model_states_mem_needs: 4 · largest layer (its gathered params and grads) + 18·P/N.
+    weights = (offParams ? 0 : (params * B) / n) + largest * B;
+    grads = largest * B;
+  } else {
+    weights = params * B;
+    grads = offOpt && t.zeroStage === 2 ? 0 : (params * B) / (t.zeroStage === 2 ? n : 1);
+  }
   const optimizer = offOpt ? 0 : (params * perParamOpt) / (t.zeroStage >= 1 ? n : 1);
   // Saved for backward per token and layer (Llama block, flash attention): norm inputs/outputs and residuals
   // (3·h), q/k/v and the attention output, the attention LSE (fp32 per head), gate, up, act and product (4·I).
@@ -54,12 +63,12 @@ export function trainingMemory(r: Resolved, w: WeightsBreakdown): TrainingMemory
     transientBytes: transient,
     notes: {
       weightsBytes: t.zeroStage === 3
-        ? `ZeRO-3: ${offParams ? 'parameters offloaded' : `P·${B} B / ${n} GPUs`} + 2 gathered layers (${Math.round(gather)} B)`
+        ? `ZeRO-3: ${offParams ? 'parameters offloaded' : `P·${B} B / ${n} GPUs`} + the largest layer gathered (${Math.round(largest)} params × ${B} B)`
         : `P = ${Math.round(params)} parameters on this GPU × ${B} B`,
-      gradientsBytes: `P × ${B} B${t.zeroStage >= 2 ? ` / ${n} (ZeRO-${t.zeroStage})` : ''}`,
+      gradientsBytes: t.zeroStage === 3 ? `ZeRO-3: gradients of the gathered layer only (${Math.round(largest)} × ${B} B)` : `P × ${B} B${t.zeroStage === 2 ? ` / ${n} (ZeRO-2)` : ''}${grads === 0 ? ' — offloaded' : ''}`,
       optimizerBytes: offOpt
         ? `optimizer states offloaded (${t.offload}) — 0 B on the GPU`
-        : `P × ${perParamOpt} B (${t.optimizer}${t.mixedPrecision && B < 4 ? ' + fp32 master' : ''})${t.zeroStage >= 1 ? ` / ${n} (ZeRO-${t.zeroStage})` : ''}`,
+        : `P × ${perParamOpt} B (${t.optimizer}${mixed ? ' + fp32 master' : ''}${mixed && t.zeroStage >= 1 ? ' + fp32 gradient partition' : ''})${t.zeroStage >= 1 ? ` / ${n} (ZeRO-${t.zeroStage})` : ''}`,
       activationBytes: t.checkpointing
         ? `checkpointing: ${layers} layer inputs (h·B per token) + one recomputed layer (${perLayerToken} B/token) + one layer's transient`
         : `${layers} layers × ${perLayerToken} B per token saved for backward (3·h + q,k,v,o + LSE + 4·I) + one layer's transient`,
