@@ -8,6 +8,7 @@ import type { DataRecord, GpuProcess, GpuSample, TorchEvent, TorchSample } from 
 import { RingBuffer } from '../../shared/ringBuffer.ts';
 import { Calibration } from './calibration.ts';
 import type { Point } from './envelope.ts';
+import type { Condition } from './rules/types.ts';
 
 export interface OomSeen {
   atMs: number;
@@ -34,6 +35,8 @@ export interface GpuObs {
   latest: GpuSample;
   /** Occupied bytes (total − free) over time, for the growth forecast. */
   occupied: RingBuffer<Point>;
+  /** The forecast's trend condition for `sample` (recomputed only when a new sample arrives). */
+  trend?: { sample: GpuSample; condition: Condition | null };
 }
 
 /** ~10 min at 4 Hz; the forecast window is far shorter. */

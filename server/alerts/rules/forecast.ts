@@ -9,42 +9,50 @@
  */
 import { formatBytes, formatDuration, formatGiB, GiB } from '../../../shared/units.ts';
 import { fitEnvelope, timeToLimitMs } from '../envelope.ts';
-import type { ProcessObs } from '../observe.ts';
+import type { GpuObs, ProcessObs } from '../observe.ts';
 import { gpuLabel, NO_HOLD, type Condition, type RuleContext } from './types.ts';
 
+/** The trend changes only with a new GPU sample: evaluations between samples (PyTorch records) reuse it. */
 function trendConditions(ctx: RuleContext): Condition[] {
-  const cfg = ctx.config.forecast;
   const out: Condition[] = [];
   for (const [uuid, gpu] of ctx.obs.gpus) {
-    const g = gpu.latest;
-    if (g.totalBytes === null) continue;
-    const limit = g.totalBytes - cfg.marginGiB * GiB;
-    const noise = (cfg.minGrowthBytesPerSecond * cfg.bucketMs) / 1000;
-    const fit = fitEnvelope(gpu.occupied.toArray(), ctx.nowMs, cfg.windowMs, cfg.bucketMs, 5, noise);
-    const trending = fit !== null && fit.risingFraction >= 0.5;
-    const ttoom = trending && fit ? timeToLimitMs(fit, limit, cfg.minGrowthBytesPerSecond) : null;
-    const severity = ttoom !== null && ttoom < cfg.timeToOomBelowMs ? 'critical' : null;
-    out.push({
-      key: `forecast:trend:${uuid}`,
-      rule: 'forecast',
-      subject: { gpuUuid: uuid, gpuIndex: g.index, pid: null },
-      severity,
-      clear: ttoom === null || ttoom > cfg.timeToOomBelowMs * cfg.clearFactor,
-      forMs: { warning: cfg.forMs, critical: cfg.forMs },
-      summary: `${gpuLabel(g.index, uuid)}: out of memory in about ${formatDuration(ttoom)} at the current growth (${formatBytes(fit?.slopePerSecond ?? null)}/s)`,
-      values: {
-        timeToOomMs: ttoom === null ? null : Math.round(ttoom),
-        growthBytesPerSecond: fit ? Math.round(fit.slopePerSecond) : null,
-        envelopeBytes: fit ? Math.round(fit.levelNow) : null,
-        risingFraction: fit ? Number(fit.risingFraction.toFixed(2)) : null,
-        envelopePoints: fit?.buckets ?? null,
-        limitBytes: Math.round(limit),
-      },
-      thresholds: { timeToOomBelowMs: cfg.timeToOomBelowMs, clearAboveMs: cfg.timeToOomBelowMs * cfg.clearFactor, windowMs: cfg.windowMs, bucketMs: cfg.bucketMs },
-      observedAtMs: g.timestampMs,
-    });
+    const cached = gpu.trend;
+    if (!cached || cached.sample !== gpu.latest) gpu.trend = { sample: gpu.latest, condition: trendCondition(ctx, uuid, gpu) };
+    const c = gpu.trend?.condition;
+    if (c) out.push(c);
   }
   return out;
+}
+
+function trendCondition(ctx: RuleContext, uuid: string, gpu: GpuObs): Condition | null {
+  const cfg = ctx.config.forecast;
+  const g = gpu.latest;
+  if (g.totalBytes === null) return null;
+  const limit = g.totalBytes - cfg.marginGiB * GiB;
+  const noise = (cfg.minGrowthBytesPerSecond * cfg.bucketMs) / 1000;
+  const fit = fitEnvelope(gpu.occupied.toArray(), g.timestampMs, cfg.windowMs, cfg.bucketMs, 5, noise);
+  const trending = fit !== null && fit.risingFraction >= 0.5;
+  const ttoom = trending && fit ? timeToLimitMs(fit, limit, cfg.minGrowthBytesPerSecond) : null;
+  const severity = ttoom !== null && ttoom < cfg.timeToOomBelowMs ? 'critical' : null;
+  return {
+    key: `forecast:trend:${uuid}`,
+    rule: 'forecast',
+    subject: { gpuUuid: uuid, gpuIndex: g.index, pid: null },
+    severity,
+    clear: ttoom === null || ttoom > cfg.timeToOomBelowMs * cfg.clearFactor,
+    forMs: { warning: cfg.forMs, critical: cfg.forMs },
+    summary: `${gpuLabel(g.index, uuid)}: out of memory in about ${formatDuration(ttoom)} at the current growth (${formatBytes(fit?.slopePerSecond ?? null)}/s)`,
+    values: {
+      timeToOomMs: ttoom === null ? null : Math.round(ttoom),
+      growthBytesPerSecond: fit ? Math.round(fit.slopePerSecond) : null,
+      envelopeBytes: fit ? Math.round(fit.levelNow) : null,
+      risingFraction: fit ? Number(fit.risingFraction.toFixed(2)) : null,
+      envelopePoints: fit?.buckets ?? null,
+      limitBytes: Math.round(limit),
+    },
+    thresholds: { timeToOomBelowMs: cfg.timeToOomBelowMs, clearAboveMs: cfg.timeToOomBelowMs * cfg.clearFactor, windowMs: cfg.windowMs, bucketMs: cfg.bucketMs },
+    observedAtMs: g.timestampMs,
+  };
 }
 
 /** Bytes this process may still take on its GPU: free now, less the margin. */

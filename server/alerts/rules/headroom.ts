@@ -22,7 +22,11 @@ export function headroomConditions(ctx: RuleContext): Condition[] {
   const out: Condition[] = [];
   for (const [uuid, gpu] of ctx.obs.gpus) {
     const g = gpu.latest;
-    if (g.totalBytes === null || g.freeBytes === null || g.totalBytes <= 0) continue;
+    if (g.totalBytes === null || g.freeBytes === null || g.totalBytes <= 0) {
+      // Not available (a lost GPU prints no numbers): hold whatever state the alert is in.
+      out.push({ key: `headroom:${uuid}`, rule: 'headroom', subject: { gpuUuid: uuid, gpuIndex: g.index, pid: null }, severity: null, clear: false, forMs: { warning: cfg.warning.forMs, critical: cfg.critical.forMs }, summary: '', values: {}, thresholds: {}, observedAtMs: g.timestampMs });
+      continue;
+    }
     const warn = levelBytes(cfg.warning, g.totalBytes);
     const crit = levelBytes(cfg.critical, g.totalBytes);
     const clearAt = warn + (cfg.hysteresisPercent / 100) * g.totalBytes;

@@ -52,4 +52,11 @@ describe('headroom rule', () => {
     const { events } = run(span(0, 30_000, () => 0.01), { renotifyMs: 10_000, headroom: { critical: { freeBelowPercent: 5, forMs: 0 } } });
     expect(story(events).map((s) => `${s.split(' ')[0]} ${s.split('@')[1]}`)).toEqual(['firing 0.0', 'renotify 10.0', 'renotify 20.0']);
   });
+
+  it('holds its state while the numbers are not available (a lost GPU), instead of resolving', () => {
+    const lost = gpu(3_000, 0, { health: 'lost', freeBytes: null, usedBytes: null });
+    const records = [...span(0, 3_000, () => 0.01), lost, ...span(3_250, 4_000, () => 0.01), ...span(4_000, 5_000, () => 0.5)];
+    const { events } = run(records, { headroom: { critical: { freeBelowPercent: 5, forMs: 500 } } });
+    expect(story(events).filter((s) => s.includes('headroom')).map((s) => s.split(' ')[0] + ' ' + s.split('@')[1])).toEqual(['firing 0.5', 'resolved 4.0']);
+  });
 });
