@@ -88,4 +88,44 @@ describe('Prometheus alerting rules', () => {
     expect(r.out).toContain('SUCCESS');
     expect(r.status).toBe(0);
   });
+
+  it.skipIf(!promtool && !inCi)('forecasts an OOM from the growth of the used-memory envelope (promtool test rules)', () => {
+    expect(promtool, 'promtool is missing: install Debian\'s prometheus package').toBe(true);
+    const dir = mkdtempSync(join(tmpdir(), 'headroom-rules-'));
+    writeFileSync(join(dir, 'rules.yml'), alertRulesYaml(config()));
+    // 15 s scrapes; used grows 100 MiB/s from 20000 MiB of 81920: under 60 s to go (less the 512 MiB margin)
+    // from 9 min 15 s, held 5 s; at 5 min there are minutes left.
+    const labels = 'gpu="0",UUID="GPU-x"';
+    const test = {
+      rule_files: ['rules.yml'],
+      evaluation_interval: '15s',
+      tests: [{
+        interval: '15s',
+        input_series: [
+          { series: `DCGM_FI_DEV_FB_USED{${labels}}`, values: '20000+1500x40' },
+          { series: `DCGM_FI_DEV_FB_FREE{${labels}}`, values: '61408-1500x40' },
+          { series: `DCGM_FI_DEV_FB_RESERVED{${labels}}`, values: '512x40' },
+        ],
+        alert_rule_test: [
+          { eval_time: '5m', alertname: 'HeadroomGpuOutOfMemorySoon', exp_alerts: [] },
+          {
+            eval_time: '9m45s',
+            alertname: 'HeadroomGpuOutOfMemorySoon',
+            exp_alerts: [{
+              exp_labels: { severity: 'critical', rule: 'forecast', gpu: '0', UUID: 'GPU-x' },
+              exp_annotations: {
+                summary: 'GPU 0 (GPU-x): out of memory soon at the current growth',
+                // (2908 MiB free − 512 MiB margin) ÷ 100 MiB/s
+                description: 'About 23.96s to OOM from the growth of the used-memory envelope (max per 15s, over 120s).',
+              },
+            }],
+          },
+        ],
+      }],
+    };
+    writeFileSync(join(dir, 'test.yml'), stringify(test));
+    const r = promtoolRun(['test', 'rules', join(dir, 'test.yml')]);
+    expect(r.out).toContain('SUCCESS');
+    expect(r.status).toBe(0);
+  });
 });
