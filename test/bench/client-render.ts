@@ -32,11 +32,13 @@ interface Result {
   p95Ms: number;
   maxMs: number;
   fps: number;
+  longTasks: number;
+  blockingMs: number;
 }
 
 async function main(): Promise<void> {
   console.log('building the benchmark page…');
-  await build({ root, logLevel: 'warn', plugins: [svelte({ configFile: false, compilerOptions: { runes: true } })], build: { outDir, emptyOutDir: true, chunkSizeWarningLimit: 4096, rollupOptions: { input: `${root}bench.html` } } });
+  await build({ root, configFile: false, logLevel: 'warn', plugins: [svelte({ configFile: false, compilerOptions: { runes: true } })], build: { outDir, emptyOutDir: true, chunkSizeWarningLimit: 4096, rollupOptions: { input: `${root}bench.html` } } });
   const app = express();
   app.use(express.static(outDir));
   const server = createServer(app);
@@ -53,12 +55,14 @@ async function main(): Promise<void> {
         await page.goto(`${url}bench.html?decimation=${mode === 'decimated' ? 'on' : 'off'}`);
         await page.waitForFunction(() => (window as unknown as Partial<BenchPage>).__bench?.ready === true, null, { timeout: 120_000 });
         await page.waitForFunction(() => document.querySelectorAll('canvas').length >= 9, null, { timeout: 120_000 });
+        // The detail chart shows the whole hour (36,000 points per line); the fleet cards their recent minutes.
+        await page.locator('[data-testid="gpu-detail"] button', { hasText: '1 h' }).click();
         await page.waitForTimeout(1500); // settle: first full draws, JIT warm-up
         const r = await page.evaluate((ms) => (window as unknown as BenchPage).__bench.measure(ms), SECONDS * 1000);
         const points = await page.evaluate(() => (window as unknown as BenchPage).__bench.points);
         if (errors.length > 0) throw new Error(`page errors in ${mode}: ${errors.join('; ')}`);
         results[mode].push(r);
-        console.log(`round ${round + 1} ${mode.padEnd(9)}: ${r.fps.toFixed(1)} fps, mean ${r.meanMs.toFixed(1)} ms, p95 ${r.p95Ms.toFixed(1)} ms, max ${r.maxMs.toFixed(0)} ms over ${r.frames} frames (${points.toLocaleString('en-US')} points held)`);
+        console.log(`round ${round + 1} ${mode.padEnd(9)}: ${r.fps.toFixed(1)} fps, mean ${r.meanMs.toFixed(1)} ms, p95 ${r.p95Ms.toFixed(1)} ms, max ${r.maxMs.toFixed(0)} ms over ${r.frames} frames, ${r.longTasks} long tasks (${r.blockingMs.toFixed(0)} ms blocking) (${points.toLocaleString('en-US')} points held)`);
         await page.close();
       }
     }
@@ -67,12 +71,17 @@ async function main(): Promise<void> {
     server.close();
   }
   const avg = (rs: Result[], k: keyof Result): number => rs.reduce((a, r) => a + r[k], 0) / rs.length;
-  const d = { fps: avg(results.decimated, 'fps'), mean: avg(results.decimated, 'meanMs'), p95: avg(results.decimated, 'p95Ms') };
-  const b = { fps: avg(results.baseline, 'fps'), mean: avg(results.baseline, 'meanMs'), p95: avg(results.baseline, 'p95Ms') };
-  console.log('\n| 8 GPUs × 1 h × 10 Hz, live 10 Hz | fps | mean frame | p95 frame |');
-  console.log('|---|---|---|---|');
-  console.log(`| chart.js + min-max decimation (Headroom) | ${d.fps.toFixed(1)} | ${d.mean.toFixed(1)} ms | ${d.p95.toFixed(1)} ms |`);
-  console.log(`| chart.js without decimation (baseline) | ${b.fps.toFixed(1)} | ${b.mean.toFixed(1)} ms | ${b.p95.toFixed(1)} ms |`);
+  const sum = (rs: Result[]): { fps: number; mean: number; p95: number; max: number; blocking: number } => ({
+    fps: avg(rs, 'fps'), mean: avg(rs, 'meanMs'), p95: avg(rs, 'p95Ms'), max: avg(rs, 'maxMs'), blocking: avg(rs, 'blockingMs') / SECONDS,
+  });
+  const d = sum(results.decimated);
+  const b = sum(results.baseline);
+  const row = (name: string, x: typeof d): string =>
+    `| ${name} | ${x.fps.toFixed(1)} | ${x.mean.toFixed(1)} ms | ${x.p95.toFixed(1)} ms | ${x.max.toFixed(0)} ms | ${x.blocking.toFixed(0)} ms/s |`;
+  console.log('\n| 8 GPUs × 1 h × 10 Hz, live 10 Hz | fps | mean frame | p95 frame | max frame | blocking |');
+  console.log('|---|---|---|---|---|---|');
+  console.log(row('chart.js + min-max decimation (Headroom)', d));
+  console.log(row('chart.js without decimation (baseline)', b));
   console.log(`\nspeed-up (mean frame time, baseline / Headroom): ${(b.mean / d.mean).toFixed(2)}×; target ≥ ${TARGET_FPS} fps: ${d.fps >= TARGET_FPS ? 'met' : 'NOT met'}`);
   if (d.fps < TARGET_FPS) process.exitCode = 1;
 }

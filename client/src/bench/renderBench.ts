@@ -106,7 +106,11 @@ mount(App, { target, props: { socket: socket as unknown as HeadroomSocket } });
 
 declare global {
   interface Window {
-    __bench: { ready: boolean; points: number; measure(ms: number): Promise<{ frames: number; meanMs: number; p95Ms: number; maxMs: number; fps: number }> };
+    __bench: {
+      ready: boolean;
+      points: number;
+      measure(ms: number): Promise<{ frames: number; meanMs: number; p95Ms: number; maxMs: number; fps: number; longTasks: number; blockingMs: number }>;
+    };
   }
 }
 
@@ -125,6 +129,16 @@ window.__bench = {
   points: times.length * GPUS * 3,
   measure(ms) {
     return new Promise((resolve) => {
+      // Long tasks (> 50 ms on the main thread) and their time beyond 50 ms: what makes the page stutter.
+      let longTasks = 0;
+      let blockingMs = 0;
+      const observer = new PerformanceObserver((list) => {
+        for (const e of list.getEntries()) {
+          longTasks++;
+          blockingMs += Math.max(0, e.duration - 50);
+        }
+      });
+      observer.observe({ type: 'longtask' });
       const deltas: number[] = [];
       let last = performance.now();
       const end = last + ms;
@@ -133,9 +147,10 @@ window.__bench = {
         last = nowMs;
         if (nowMs < end) requestAnimationFrame(frame);
         else {
+          observer.disconnect();
           const sorted = [...deltas].sort((a, b) => a - b);
           const mean = deltas.reduce((a, b) => a + b, 0) / deltas.length;
-          resolve({ frames: deltas.length, meanMs: mean, p95Ms: sorted[Math.floor(sorted.length * 0.95)] ?? mean, maxMs: sorted[sorted.length - 1] ?? mean, fps: 1000 / mean });
+          resolve({ frames: deltas.length, meanMs: mean, p95Ms: sorted[Math.floor(sorted.length * 0.95)] ?? mean, maxMs: sorted[sorted.length - 1] ?? mean, fps: 1000 / mean, longTasks, blockingMs });
         }
       };
       requestAnimationFrame((n) => {

@@ -29,6 +29,7 @@ import { BAND_KEYS, BAND_LABELS, type BandKey } from './bands.ts';
 import { buildAnnotations, type ThresholdLine } from './chartAnnotations.ts';
 import type { TorchSeries } from './dashboard.svelte.ts';
 import type { Marker } from './markers.ts';
+import { cancelRedraw, requestRedraw } from './redraw.ts';
 import type { Point, SeriesView } from './series.ts';
 import { palette, theme, type Palette } from './theme.svelte.ts';
 
@@ -36,7 +37,7 @@ Chart.register(LineController, LineElement, PointElement, LinearScale, TimeScale
 
 /** Redraw intervals: live data comes at up to 10 Hz; the compact fleet cards need less. */
 const REDRAW_MS = 100;
-const COMPACT_REDRAW_MS = 250;
+const COMPACT_REDRAW_MS = 500;
 
 /** Switches for the render benchmark's baseline (chart.js without decimation); the app never changes them. */
 export const chartTuning = { decimation: true };
@@ -213,26 +214,27 @@ export function memoryChart(input: () => MemoryChartInput, onApi?: (api: ChartAp
       canvas.dataset.points = String(i.used?.points.length ?? 0);
       canvas.dataset.datasets = String(chart.data.datasets.length);
     };
-    // Redraw at most once per frame and at most every `minIntervalMs`: ticks, torch samples and events arrive
-    // independently (much faster in a sped-up replay); the newest input wins.
+    // Redraw at most every `minIntervalMs`, in a frame shared fairly with the other charts (redraw.ts): ticks,
+    // torch samples and events arrive independently (much faster in a sped-up replay); the newest input wins.
     const minIntervalMs = untrack(() => input().compact) ? COMPACT_REDRAW_MS : REDRAW_MS;
     let pending: MemoryChartInput | null = null;
     let timer: ReturnType<typeof setTimeout> | null = null;
-    let frame = 0;
+    let queued = false;
     let lastMs = -Infinity;
     const flush = (): void => {
-      frame = 0;
+      queued = false;
       lastMs = performance.now();
       const i = pending;
       pending = null;
       if (i) apply(i);
     };
     const schedule = (): void => {
-      if (timer !== null || frame !== 0) return;
+      if (timer !== null || queued) return;
       const wait = Math.max(0, lastMs + minIntervalMs - performance.now());
       timer = setTimeout(() => {
         timer = null;
-        frame = requestAnimationFrame(flush);
+        queued = true;
+        requestRedraw(flush);
       }, wait);
     };
     $effect(() => {
@@ -270,7 +272,7 @@ export function memoryChart(input: () => MemoryChartInput, onApi?: (api: ChartAp
     return () => {
       onApi?.(null);
       if (timer !== null) clearTimeout(timer);
-      if (frame !== 0) cancelAnimationFrame(frame);
+      cancelRedraw(flush);
       chart.destroy();
     };
   };
