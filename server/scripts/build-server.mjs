@@ -1,12 +1,16 @@
 // `npm run build:server`: bundle the agent into dist/headroom.js (one ESM file, every dependency inside), and
 // copy beside it what it reads at run time: the built client (dist/client) and the bundled recordings
 // (dist/recordings). The result runs with plain `node dist/headroom.js` and no node_modules.
+// `--out <dir>` builds elsewhere (the bundle test builds into a temporary folder).
 import { chmodSync, cpSync, existsSync, mkdirSync, rmSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
 import { build } from 'esbuild';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
-const dist = `${root}dist/`;
+const { values } = parseArgs({ options: { out: { type: 'string' } } });
+const dist = values.out ? `${resolve(values.out)}/` : `${root}dist/`;
 const clientDist = `${root}client/dist/`;
 
 if (!existsSync(`${clientDist}index.html`)) {
@@ -42,4 +46,4 @@ chmodSync(`${dist}headroom.js`, 0o755);
 
 cpSync(clientDist, `${dist}client/`, { recursive: true });
 cpSync(`${root}server/recordings/`, `${dist}recordings/`, { recursive: true });
-console.log('build-server: dist/headroom.js, dist/client/, dist/recordings/ — run with `node dist/headroom.js`');
+console.log(`build-server: ${dist}headroom.js, client/, recordings/ — run with \`node ${values.out ? `${dist}headroom.js` : 'dist/headroom.js'}\``);
