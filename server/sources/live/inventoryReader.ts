@@ -4,7 +4,7 @@
  * node-nvidia-smi runs `nvidia-smi` from PATH through a shell, so the directory of the configured binary is put
  * first on PATH for the moment of the call (spawning is synchronous); and it has no timeout, so one is added.
  */
-import { basename, delimiter, dirname, resolve } from 'node:path';
+import { basename, delimiter, dirname, resolve as resolvePath } from 'node:path';
 import nvidiaSmi from 'node-nvidia-smi';
 import type { Inventory } from '../../../shared/data.ts';
 import { classifySmiExit } from '../../nvidia-smi/failures.ts';
@@ -20,7 +20,7 @@ export function runNodeNvidiaSmi(smiPath: string, env: NodeJS.ProcessEnv = proce
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`nvidia-smi -q -x gave no answer in ${timeoutMs / 1000} s`)), timeoutMs);
     const savedPath = process.env.PATH;
-    process.env.PATH = `${dirname(resolve(smiPath))}${delimiter}${env.PATH ?? ''}`;
+    process.env.PATH = `${dirname(resolvePath(smiPath))}${delimiter}${env.PATH ?? ''}`;
     try {
       nvidiaSmi((error, data) => {
         clearTimeout(timer);
