@@ -95,7 +95,11 @@ describe('overlay dashboard on the replayed real session', () => {
     const offsetMs = snapshot?.source.replay?.offsetMs ?? Number.NaN;
     expect(shownAt - offsetMs).toBe(recordedOom?.t);
     await page.locator('[data-testid="gpu-detail"]').screenshot({ path: screenshotPath('dashboard-3-oom') });
-    await page.screenshot({ path: screenshotPath('overlay'), fullPage: false });
+    // The README picture: the whole page after the OOM (fleet card, alerts, overlay chart, Now bar, what-if).
+    await page.setViewportSize({ width: 1600, height: 1760 });
+    await page.waitForTimeout(400); // the charts redraw at the new size
+    await page.screenshot({ path: screenshotPath('overlay') });
+    await page.setViewportSize({ width: 1600, height: 1000 });
   });
 
   it('moves the predicted total to the estimator’s value when the batch slider moves', async () => {

@@ -191,14 +191,20 @@ export function memoryChart(input: () => MemoryChartInput, onApi?: (api: ChartAp
       }
       chart.data.datasets.forEach((d, n) => chart.setDatasetVisibility(n, !i.hidden.has((d as DS).key)));
       const o = chart.options;
+      // Text scales with the page (app.css sizes the root font from the viewport: laptop to 4K wall).
+      const rootPx = Number.parseFloat(getComputedStyle(document.documentElement).fontSize) || 16;
+      const fontPx = Math.round(rootPx * (i.compact ? 0.68 : 0.78));
+      o.font = { ...o.font, size: fontPx };
       const y = o.scales?.y;
       if (y) {
-        y.max = i.capacityBytes !== null && !i.yFit ? i.capacityBytes * 1.04 : undefined;
+        // Whole GPU: round GiB steps up to the first step above capacity, so the grid lines are round numbers.
+        const step = i.capacityBytes !== null && !i.yFit ? gibStep(i.capacityBytes, i.compact ? 3 : 7) : null;
+        y.max = step !== null && i.capacityBytes !== null ? Math.ceil((i.capacityBytes * 1.02) / step) * step : undefined;
         (y as { grace?: string | number }).grace = i.yFit ? '8%' : 0;
         if (y.grid) y.grid.color = p.grid;
         if (y.ticks) {
           y.ticks.color = p.muted;
-          (y.ticks as { stepSize?: number }).stepSize = i.capacityBytes !== null && !i.yFit ? gibStep(i.capacityBytes, i.compact ? 3 : 7) : undefined;
+          (y.ticks as { stepSize?: number }).stepSize = step ?? undefined;
         }
       }
       const x = o.scales?.x;
@@ -207,7 +213,7 @@ export function memoryChart(input: () => MemoryChartInput, onApi?: (api: ChartAp
       if (o.plugins) {
         (o.plugins as { headroomBackground?: { color: string } }).headroomBackground = { color: p.panel };
         if (o.plugins.decimation) o.plugins.decimation.enabled = chartTuning.decimation;
-        o.plugins.annotation = { annotations: buildAnnotations({ capacityBytes: i.capacityBytes, thresholds: i.thresholds, markers: i.markers, compact: i.compact, nowMs: newestMs(i), yFit: i.yFit ?? false }, p) };
+        o.plugins.annotation = { annotations: buildAnnotations({ capacityBytes: i.capacityBytes, thresholds: i.thresholds, markers: i.markers, compact: i.compact, nowMs: newestMs(i), yFit: i.yFit ?? false, fontPx }, p) };
       }
       follow(i);
       chart.update('none');

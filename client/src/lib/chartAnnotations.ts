@@ -51,11 +51,11 @@ export interface AnnotationSpec {
 
 /** Markers to draw in a window: compact cards show only OOMs, to stay legible. */
 export function buildAnnotations(
-  input: { capacityBytes: number | null; thresholds: readonly ThresholdLine[]; markers: readonly Marker[]; compact: boolean; nowMs: number | null; yFit?: boolean },
+  input: { capacityBytes: number | null; thresholds: readonly ThresholdLine[]; markers: readonly Marker[]; compact: boolean; nowMs: number | null; yFit?: boolean; fontPx?: number },
   c: AnnotationColors,
 ): Record<string, AnnotationSpec> {
   const out: Record<string, AnnotationSpec> = {};
-  const fontSize = input.compact ? 10 : 11;
+  const fontSize = input.fontPx ?? (input.compact ? 10 : 11);
   if (input.capacityBytes !== null) {
     out.capacity = {
       type: 'line', scaleID: 'y', adjustScaleRange: !input.yFit, value: input.capacityBytes, borderColor: c.capacity, borderWidth: 2, drawTime: 'afterDatasetsDraw',
