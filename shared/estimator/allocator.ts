@@ -71,11 +71,15 @@ export class CachingAllocator {
     }
     const pool = small ? this.freeSmall : this.freeLarge;
     let best = -1;
+    let bestSize = Infinity;
+    let bestAddr = Infinity;
     for (let i = 0; i < pool.length; i++) {
       const b = pool[i]!;
-      if (b.size < size) continue;
-      const cur = best < 0 ? null : pool[best]!;
-      if (!cur || b.size < cur.size || (b.size === cur.size && b.addr < cur.addr)) best = i;
+      const bs = b.size;
+      if (bs < size || bs > bestSize || (bs === bestSize && b.addr > bestAddr)) continue;
+      best = i;
+      bestSize = bs;
+      bestAddr = b.addr;
     }
     let block: Block;
     if (best >= 0) {
@@ -140,10 +144,24 @@ export class CachingAllocator {
 
   /** Sizes of cached free large blocks, sorted: the state that decides future segment growth. */
   freeSignature(minUseful = 0): string {
-    const sizes: number[] = [];
-    for (const b of this.freeLarge) if (b.size >= minUseful) sizes.push(b.size);
-    return sizes.sort((x, y) => x - y).join(',');
+    // Order-independent fingerprint of the cached block sizes (count, sum, sum of squares, min, max).
+    let n = 0;
+    let sum = 0;
+    let sq = 0;
+    let min = Infinity;
+    let max = 0;
+    for (const b of this.freeLarge) {
+      const x = b.size;
+      if (x < minUseful) continue;
+      n++;
+      sum += x;
+      sq += (x / 1048576) * (x / 1048576);
+      if (x < min) min = x;
+      if (x > max) max = x;
+    }
+    return `${n}:${sum}:${sq}:${min}:${max}`;
   }
+
 }
 
 function remove(pool: Block[], b: Block): void {
