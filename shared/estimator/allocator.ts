@@ -50,6 +50,15 @@ export class CachingAllocator {
   private smallLive = 0;
   private smallReserved = 0;
 
+  /** What the replay is doing (set by the caller); the phase of the peak is kept with it. */
+  phase = '';
+  peakPhase = '';
+
+  private notePeak(): void {
+    this.peakAllocatedBytes = this.allocatedBytes;
+    this.peakPhase = this.phase;
+  }
+
   /** Replay the small pool block by block too (off: small requests are counted, not placed). */
   constructor(private readonly trackSmall = false) {}
 
@@ -61,7 +70,7 @@ export class CachingAllocator {
     if (small && !this.trackSmall) {
       // Small-pool requests are counted, not placed: 2 MiB segments are added as the live small bytes grow.
       this.allocatedBytes += size;
-      if (this.allocatedBytes > this.peakAllocatedBytes) this.peakAllocatedBytes = this.allocatedBytes;
+      if (this.allocatedBytes > this.peakAllocatedBytes) this.notePeak();
       this.smallLive += size;
       while (this.smallLive > this.smallReserved) {
         this.smallReserved += SMALL_BUFFER;
@@ -102,7 +111,7 @@ export class CachingAllocator {
     }
     block.free = false;
     this.allocatedBytes += block.size;
-    if (this.allocatedBytes > this.peakAllocatedBytes) this.peakAllocatedBytes = this.allocatedBytes;
+    if (this.allocatedBytes > this.peakAllocatedBytes) this.notePeak();
     return block;
   }
 

@@ -86,6 +86,19 @@ export function estimate(input: EstimateInput): Estimate {
   ex.peakAllocatedBytes = `torch.cuda.max_memory_allocated(): weights + KV + activation peak + logits${r.newTokens > 0 ? ' (max of prefill and decode)' : ''}`;
   ex.reservedBytes = 'torch.cuda.memory_reserved() after the prefill: segments the caching allocator holds';
   ex.deviceUsedBytes = 'nvidia-smi per-process memory: reserved + CUDA context (+ NCCL)';
+  ex.params = `${w.params.toLocaleString('en-US')} parameters (all ranks; MoE experts all resident)`;
+  ex.prefillPeakAllocatedBytes = 'max_memory_allocated over the prefill forward';
+  ex.decodePeakAllocatedBytes = r.newTokens > 0
+    ? `decode: weights + KV for ${ctx} tokens + one layer's old K/V copy during DynamicCache's torch.cat + one token's temporaries`
+    : 'no decode steps (--new-tokens 0)';
+  ex.gpuMemoryBytes = `${r.gpu.name}: memory PyTorch sees as total (driver-reserved excluded)`;
+  ex.headroomBytes = 'GPU memory − device used';
+  ex.contextTokens = `tokens the KV cache holds per sequence: prompt ${r.prompt} + new ${r.newTokens}`;
+  ex.kvBytesPerToken = `2 (K and V) × ${m.mla && kind === 'vllm' ? 'MLA latent' : 'KV heads per rank × head_dim'} × ${r.kvDtype} bytes × layers on this GPU`;
+  ex.tp = `tensor parallel degree: heads, MLP and vocabulary split ${r.tp} ways (KV heads replicated below ${r.tp})`;
+  ex.pp = `pipeline parallel degree: ${w.layersPerGpu} of ${m.layers} layers on this GPU`;
+  ex.engine = `engine profile: ${kind}`;
+  ex.gpu = `GPU catalog entry ${r.gpu.id}`;
   ex.fits = `${fits ? 'fits' : 'does not fit'}: ${gib(deviceUsed)} used of ${gib(usable)} on ${r.gpu.name} with ${(r.headroomFraction * 100).toFixed(0)} % kept free`;
 
   return {

@@ -45,11 +45,14 @@ export interface ForwardResult {
   /** Allocated after the forward: KV cache + logits + input ids. */
   residentBytes: number;
   kvBytes: number;
+  /** Where the peak happened: layer norm, attention, attention scores, MLP, MoE or logits. */
+  peakPhase: string;
 }
 
 type A = CachingAllocator;
 
 function rmsNorm(m: A, n: number, tokens: number, B: number): Handle | null {
+  m.phase = 'RMSNorm fp32 temporaries';
   // x.to(fp32); x.pow(2).mean(-1); x * rsqrt(var + eps); weight * x.to(dtype)
   const x32 = B < 4 ? m.malloc(n * 4) : null;
   const pow = m.malloc(n * 4);
@@ -84,6 +87,7 @@ function rope(m: A, n: number): Handle | null {
 }
 
 function mlp(m: A, tokens: number, width: number, s: ForwardShape): Handle | null {
+  m.phase = 'MLP (gate, act, up, product)';
   const B = s.bytes;
   const g = m.malloc(tokens * width * B);
   const act = m.malloc(tokens * width * B);
@@ -98,6 +102,7 @@ function mlp(m: A, tokens: number, width: number, s: ForwardShape): Handle | nul
 }
 
 function moeBlock(m: A, T: number, s: ForwardShape): Handle | null {
+  m.phase = 'MoE router and experts';
   const e = s.moe!;
   const B = s.bytes;
   const logits = m.malloc(T * e.experts * B);
@@ -135,6 +140,7 @@ function moeBlock(m: A, T: number, s: ForwardShape): Handle | null {
 
 /** Scores-materialising attention (eager or the SDPA math kernel); returns the (b, s, a·d) output. */
 function scoresAttention(m: A, s: ForwardShape, Q: number, T: number): { out: Handle | null; held: Handle | null } {
+  m.phase = s.attention === 'eager' ? 'eager attention scores (b·a·s²)' : 'SDPA math-kernel scores (b·a·s²)';
   const B = s.bytes;
   const scores = s.batch * s.heads * s.seq * s.seq;
   const gqa = s.kvHeads !== s.heads;
@@ -195,6 +201,7 @@ function scoresAttention(m: A, s: ForwardShape, Q: number, T: number): { out: Ha
 const HALF_TO_FLOAT_BF16 = false;
 
 function attention(m: A, s: ForwardShape, T: number): { out: Handle | null; kv: (Handle | null)[]; held: Handle | null } {
+  m.phase = 'attention projections and RoPE';
   const B = s.bytes;
   const h = s.hidden;
   let Q: number;
@@ -363,6 +370,7 @@ export function simulatePrefill(s: ForwardShape): ForwardResult {
     } else seen.set(sig, { layer, reserved: m.reservedBytes });
   }
   const peakLayers = m.peakAllocatedBytes + skippedKv;
+  const layersPhase = m.peakPhase;
   m.peakAllocatedBytes = m.allocatedBytes;
   const nf = rmsNorm(m, T * s.hidden, T, B);
   if (hidden !== embeds) m.free(hidden);
@@ -370,6 +378,7 @@ export function simulatePrefill(s: ForwardShape): ForwardResult {
   m.free(mask);
   m.free(cachePos);
   rope16.forEach((c) => m.free(c));
+  m.phase = 'lm_head logits';
   const rows = s.logitsAll ? T : s.batch;
   const logits = m.malloc(rows * s.vocab * B);
   if (s.logitsFp32 && B < 4) {
@@ -380,6 +389,7 @@ export function simulatePrefill(s: ForwardShape): ForwardResult {
   void ids;
   return {
     peakBytes: Math.max(peakLayers, m.peakAllocatedBytes + skippedKv),
+    peakPhase: peakLayers >= m.peakAllocatedBytes + skippedKv ? `${layersPhase}, last layer` : m.peakPhase,
     reservedBytes: m.reservedBytes + skippedReserved,
     residentBytes: m.allocatedBytes + skippedKv,
     kvBytes: kvLayer * s.layers,

@@ -76,7 +76,7 @@ export function hfRuntime(r: Resolved, w: WeightsBreakdown, weightsPerGpu: numbe
     kvPrefillBytes: kvPrefill, activationBytes: activation, logitsBytes, workspaceBytes: workspace + buffers,
     prefillPeakBytes: prefillPeak, decodePeakBytes: decodePeak, reservedBytes: reserved, nonTorchBytes: r.gpu.contextBytes,
     notes: {
-      activationBytes: `peak prefill transient (${sim.peakBytes - kvPrefill - logitsBytes} B) from replaying the HF forward (${sdpaBackend(r)} attention) tensor by tensor: at the peak 4·h + 3·I per token (last layer's MLP) or the logits phase`,
+      activationBytes: `prefill transient at the peak (${sdpaBackend(r)} attention): ${sim.peakPhase}; replayed tensor by tensor from the HF forward (${layers} layers × ${r.batch}·${r.prompt} tokens)`,
       allocatorSlackBytes: `segments PyTorch's caching allocator keeps after the prefill (best-fit, 2 MiB rounding, 20 MiB segments for 1–10 MiB, KV blocks splitting cached transients) minus the peak`,
     },
   };

@@ -92,3 +92,24 @@ describe('solvers', () => {
     for (const c of choices) expect(c.estimate.fits).toBe(true);
   });
 });
+
+describe('explanations', () => {
+  it.each([
+    ['hf', {}], ['vllm', { engine: { kind: 'vllm' } }], ['llama.cpp', { engine: { kind: 'llamacpp' } }],
+    ['training', { training: { optimizer: 'adamw', mixedPrecision: true, zeroStage: 2, dataParallel: 4, checkpointing: true, offload: 'none' } }],
+  ] as const)('give every number and the verdict a one-line explanation (%s)', (_name, extra) => {
+    const e = estimate({ ...base, ...extra } as EstimateInput);
+    for (const [k, v] of Object.entries(e)) {
+      if (k === 'explanations') continue;
+      expect(typeof v === 'number' || typeof v === 'boolean' || typeof v === 'string').toBe(true);
+      expect(e.explanations[k], k).toMatch(/\S/);
+      expect(e.explanations[k], k).not.toContain('\n');
+    }
+  });
+
+  it('names the phase of the prefill peak', () => {
+    expect(estimate({ ...base, batch: 1, promptTokens: 4096 }).explanations.activationBytes).toContain('MLP');
+    expect(estimate({ ...base, batch: 1, promptTokens: 4096, logits: 'all' }).explanations.activationBytes).toContain('logits');
+    expect(estimate({ ...base, batch: 1, promptTokens: 4096, attention: 'eager' }).explanations.activationBytes).toContain('eager attention scores');
+  });
+});
