@@ -133,7 +133,8 @@ export function weightsBreakdown(m: ModelSpec, scheme: WeightScheme, dtype: Floa
     }
     let layer: number[] = [];
     for (const g of p.layerGroups) {
-      const sizes = g.tensors.flatMap((t) => Array<number>(t.count).fill(tensorBytes({ ...t, count: 1 }, scheme, dtype, groupSize)));
+      // MoE experts are fused 3-D parameters in transformers 5 ([experts, out, in]): one allocation per kind.
+      const sizes = g.tensors.map((t) => tensorBytes(t, scheme, dtype, groupSize));
       total += layersShare(g.layers) * sizes.reduce((s, x) => s + x, 0);
       if (sizes.reduce((s, x) => s + x, 0) > layer.reduce((s, x) => s + x, 0)) layer = sizes;
     }
