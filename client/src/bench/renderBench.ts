@@ -16,6 +16,9 @@ import type { GpuSample, TorchEvent, TorchSample } from '../../../shared/data.ts
 
 const params = new URLSearchParams(location.search);
 chartTuning.decimation = params.get('decimation') !== 'off';
+/** Cost of each redraw (chart.update: decimation, layout, drawing) of the detail chart and of the fleet cards. */
+const redraws: { detail: number[]; cards: number[] } = { detail: [], cards: [] };
+chartTuning.onRedraw = (ms, compact) => (compact ? redraws.cards : redraws.detail).push(ms);
 const GPUS = Number(params.get('gpus') ?? 8);
 const HZ = 10;
 const HISTORY_MS = Number(params.get('historyMs') ?? 3_600_000);
@@ -109,7 +112,10 @@ declare global {
     __bench: {
       ready: boolean;
       points: number;
-      measure(ms: number): Promise<{ frames: number; meanMs: number; p95Ms: number; maxMs: number; fps: number; longTasks: number; blockingMs: number }>;
+      measure(ms: number): Promise<{
+        frames: number; meanMs: number; p95Ms: number; maxMs: number; fps: number; longTasks: number; blockingMs: number;
+        detailRedrawMs: number; detailRedrawP95Ms: number; cardRedrawMs: number; redraws: number;
+      }>;
     };
   }
 }
@@ -140,6 +146,8 @@ window.__bench = {
       });
       observer.observe({ type: 'longtask' });
       const deltas: number[] = [];
+      redraws.detail.length = 0;
+      redraws.cards.length = 0;
       let last = performance.now();
       const end = last + ms;
       const frame = (nowMs: number): void => {
@@ -150,7 +158,13 @@ window.__bench = {
           observer.disconnect();
           const sorted = [...deltas].sort((a, b) => a - b);
           const mean = deltas.reduce((a, b) => a + b, 0) / deltas.length;
-          resolve({ frames: deltas.length, meanMs: mean, p95Ms: sorted[Math.floor(sorted.length * 0.95)] ?? mean, maxMs: sorted[sorted.length - 1] ?? mean, fps: 1000 / mean, longTasks, blockingMs });
+          const avg = (xs: number[]): number => (xs.length === 0 ? 0 : xs.reduce((a, b) => a + b, 0) / xs.length);
+          const d = [...redraws.detail].sort((a, b) => a - b);
+          resolve({
+            frames: deltas.length, meanMs: mean, p95Ms: sorted[Math.floor(sorted.length * 0.95)] ?? mean, maxMs: sorted[sorted.length - 1] ?? mean, fps: 1000 / mean,
+            longTasks, blockingMs, detailRedrawMs: avg(d), detailRedrawP95Ms: d[Math.floor(d.length * 0.95)] ?? 0, cardRedrawMs: avg(redraws.cards),
+            redraws: redraws.detail.length + redraws.cards.length,
+          });
         }
       };
       requestAnimationFrame((n) => {

@@ -39,8 +39,11 @@ Chart.register(LineController, LineElement, PointElement, LinearScale, TimeScale
 const REDRAW_MS = 100;
 const COMPACT_REDRAW_MS = 500;
 
-/** Switches for the render benchmark's baseline (chart.js without decimation); the app never changes them. */
-export const chartTuning = { decimation: true };
+/**
+ * Switches for the render benchmark: its baseline (chart.js without decimation) and a probe of each redraw's
+ * cost. The app never changes them.
+ */
+export const chartTuning: { decimation: boolean; onRedraw: ((ms: number, compact: boolean) => void) | null } = { decimation: true, onRedraw: null };
 
 export interface MemoryChartInput {
   used: SeriesView | undefined;
@@ -216,7 +219,9 @@ export function memoryChart(input: () => MemoryChartInput, onApi?: (api: ChartAp
         o.plugins.annotation = { annotations: buildAnnotations({ capacityBytes: i.capacityBytes, thresholds: i.thresholds, markers: i.markers, compact: i.compact, nowMs: newestMs(i), yFit: i.yFit ?? false, fontPx }, p) };
       }
       follow(i);
+      const t0 = chartTuning.onRedraw ? performance.now() : 0;
       chart.update('none');
+      chartTuning.onRedraw?.(performance.now() - t0, i.compact);
       canvas.dataset.points = String(i.used?.points.length ?? 0);
       canvas.dataset.datasets = String(chart.data.datasets.length);
     };

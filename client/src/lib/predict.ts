@@ -114,10 +114,23 @@ function safely<T>(f: () => T): T | null {
   }
 }
 
+const solved = new Map<string, number | null>();
+
+/** A solver's answer, memoised per question (each costs a few dozen estimates). */
+function solveOnce(kind: string, input: EstimateInput, solve: () => number | null): number | null {
+  const key = `${kind}:${JSON.stringify(input)}`;
+  if (solved.has(key)) return solved.get(key) ?? null;
+  const answer = solve();
+  if (solved.size >= MEMO_LIMIT) solved.clear();
+  solved.set(key, answer);
+  return answer;
+}
+
 /** Largest batch that fits (the estimator's verdict, with its headroom kept free) at the configured lengths. */
 export function largestBatch(model: ModelChoice, r: Runtime, ctx: PredictContext): number | null {
   if (ctx.gpuMemoryBytes === null) return null;
-  return safely(() => solveMaxBatch(estimateInput(model, r, ctx)));
+  const input = estimateInput(model, r, ctx);
+  return solveOnce('batch', input, () => safely(() => solveMaxBatch(input)));
 }
 
 /** How far the OOM search looks: well past any model's trained length (a run can be asked for more). */
@@ -131,7 +144,7 @@ export function longestContext(model: ModelChoice, r: Runtime, ctx: PredictConte
   if (ctx.gpuMemoryBytes === null) return null;
   const input = { ...estimateInput(model, r, ctx), headroomFraction: 0 };
   const maxPrompt = Math.max(1, OOM_SEARCH_MAX_TOKENS - r.newTokens);
-  const longest = safely(() => solveMaxPrompt(input, maxPrompt));
+  const longest = solveOnce('prompt', input, () => safely(() => solveMaxPrompt(input, maxPrompt)));
   if (longest === null || longest >= maxPrompt) return null;
   return longest + 1 + r.newTokens;
 }

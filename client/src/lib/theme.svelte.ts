@@ -38,8 +38,16 @@ function cssVar(style: CSSStyleDeclaration, name: string, fallback: string): str
   return style.getPropertyValue(name).trim() || fallback;
 }
 
-/** The palette now in effect (read `theme.dark` first so callers re-run when it flips). */
+let cached: { dark: boolean; palette: Palette } | null = null;
+
+/** The palette now in effect, read from the CSS once per scheme (charts ask on every redraw). */
 export function palette(): Palette {
+  const dark = theme.dark;
+  if (cached?.dark !== dark) cached = { dark, palette: readPalette() };
+  return cached.palette;
+}
+
+function readPalette(): Palette {
   const s = getComputedStyle(document.documentElement);
   const v = (n: string, f: string): string => cssVar(s, n, f);
   return {
