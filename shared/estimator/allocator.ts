@@ -17,11 +17,13 @@ const LARGE_BUFFER = 20 << 20;
 const MIN_LARGE_ALLOC = 10 << 20;
 const ROUND_LARGE = 2 << 20;
 
+/** Sizes and addresses inside the model are in 512-byte units (kMinBlockSize), small integers for V8. */
 interface Block {
   addr: number;
   size: number;
   free: boolean;
-  small: boolean;
+  /** Position in the free pool while free (-1 otherwise); small-pool blocks are counted, not placed. */
+  slot: number;
   prev: Block | null;
   next: Block | null;
 }
@@ -40,102 +42,121 @@ export function segmentSize(rounded: number): number {
   return Math.ceil(rounded / ROUND_LARGE) * ROUND_LARGE;
 }
 
+const SMALL_ADDR = -1;
+const SMALL_UNITS = SMALL_SIZE / MIN_BLOCK;
+
 export class CachingAllocator {
   allocatedBytes = 0;
   peakAllocatedBytes = 0;
   reservedBytes = 0;
-  private readonly freeLarge: Block[] = [];
-  private readonly freeSmall: Block[] = [];
-  private nextAddr = 0;
-  private smallLive = 0;
-  private smallReserved = 0;
-
   /** What the replay is doing (set by the caller); the phase of the peak is kept with it. */
   phase = '';
   peakPhase = '';
+  /** Cached free blocks of the large pool, with their sizes and addresses in parallel arrays for the scan. */
+  private readonly pool: Block[] = [];
+  private readonly sizes: number[] = [];
+  private readonly addrs: number[] = [];
+  private nextAddr = 0;
+  private smallLive = 0;
+  private smallReserved = 0;
 
   private notePeak(): void {
     this.peakAllocatedBytes = this.allocatedBytes;
     this.peakPhase = this.phase;
   }
 
-  /** Replay the small pool block by block too (off: small requests are counted, not placed). */
-  constructor(private readonly trackSmall = false) {}
+  private push(b: Block): void {
+    b.slot = this.pool.length;
+    this.pool.push(b);
+    this.sizes.push(b.size);
+    this.addrs.push(b.addr);
+  }
+
+  private take(b: Block): void {
+    const i = b.slot;
+    const last = this.pool.length - 1;
+    if (i !== last) {
+      const moved = this.pool[last]!;
+      this.pool[i] = moved;
+      this.sizes[i] = this.sizes[last]!;
+      this.addrs[i] = this.addrs[last]!;
+      moved.slot = i;
+    }
+    this.pool.pop();
+    this.sizes.pop();
+    this.addrs.pop();
+    b.slot = -1;
+  }
+
+  /** Best fit, as BlockComparatorSize orders the pool: the smallest cached block ≥ size, lowest address first. */
+  private bestFit(size: number): number {
+    const sizes = this.sizes;
+    const addrs = this.addrs;
+    let best = -1;
+    let bestSize = Infinity;
+    let bestAddr = Infinity;
+    for (let i = 0; i < sizes.length; i++) {
+      const bs = sizes[i]!;
+      if (bs < size || bs > bestSize || (bs === bestSize && addrs[i]! > bestAddr)) continue;
+      best = i;
+      bestSize = bs;
+      bestAddr = addrs[i]!;
+    }
+    return best;
+  }
 
   /** Allocate `bytes` (0 allowed: PyTorch hands out no block, so nothing is counted). */
   malloc(bytes: number): Handle | null {
     if (bytes <= 0) return null;
-    const size = roundRequest(bytes);
-    const small = size <= SMALL_SIZE;
-    if (small && !this.trackSmall) {
+    const size = bytes <= MIN_BLOCK ? 1 : Math.ceil(bytes / MIN_BLOCK);
+    if (size <= SMALL_UNITS) {
       // Small-pool requests are counted, not placed: 2 MiB segments are added as the live small bytes grow.
-      this.allocatedBytes += size;
+      this.allocatedBytes += size * MIN_BLOCK;
       if (this.allocatedBytes > this.peakAllocatedBytes) this.notePeak();
       this.smallLive += size;
       while (this.smallLive > this.smallReserved) {
-        this.smallReserved += SMALL_BUFFER;
+        this.smallReserved += SMALL_BUFFER / MIN_BLOCK;
         this.reservedBytes += SMALL_BUFFER;
       }
-      return { addr: -1, size, free: false, small, prev: null, next: null };
+      return { addr: SMALL_ADDR, size, free: false, slot: -1, prev: null, next: null };
     }
-    const pool = small ? this.freeSmall : this.freeLarge;
-    let best = -1;
-    let bestSize = Infinity;
-    let bestAddr = Infinity;
-    for (let i = 0; i < pool.length; i++) {
-      const b = pool[i]!;
-      const bs = b.size;
-      if (bs < size || bs > bestSize || (bs === bestSize && b.addr > bestAddr)) continue;
-      best = i;
-      bestSize = bs;
-      bestAddr = b.addr;
-    }
+    const best = this.bestFit(size);
     let block: Block;
     if (best >= 0) {
-      block = pool[best]!;
-      pool[best] = pool[pool.length - 1]!;
-      pool.pop();
+      block = this.pool[best]!;
+      this.take(block);
     } else {
-      const seg = segmentSize(size);
-      block = { addr: this.nextAddr, size: seg, free: true, small, prev: null, next: null };
+      const seg = segmentSize(size * MIN_BLOCK) / MIN_BLOCK;
+      block = { addr: this.nextAddr, size: seg, free: true, slot: -1, prev: null, next: null };
       this.nextAddr += seg;
-      this.reservedBytes += seg;
+      this.reservedBytes += seg * MIN_BLOCK;
     }
     const remaining = block.size - size;
-    if (small ? remaining >= MIN_BLOCK : remaining > SMALL_SIZE) {
-      const rest: Block = { addr: block.addr + size, size: remaining, free: true, small, prev: block, next: block.next };
+    if (remaining > SMALL_UNITS) {
+      const rest: Block = { addr: block.addr + size, size: remaining, free: true, slot: -1, prev: block, next: block.next };
       if (block.next) block.next.prev = rest;
       block.next = rest;
       block.size = size;
-      pool.push(rest);
+      this.push(rest);
     }
     block.free = false;
-    this.allocatedBytes += block.size;
+    this.allocatedBytes += block.size * MIN_BLOCK;
     if (this.allocatedBytes > this.peakAllocatedBytes) this.notePeak();
     return block;
   }
 
-  /** Free bytes cached in the small pool (2 MiB segments). */
-  smallFreeBytes(): number {
-    let n = 0;
-    for (const b of this.freeSmall) n += b.size;
-    return n;
-  }
-
   free(h: Handle | null): void {
     if (!h || h.free) return;
-    this.allocatedBytes -= h.size;
-    if (h.addr < 0) {
-      h.free = true;
+    this.allocatedBytes -= h.size * MIN_BLOCK;
+    h.free = true;
+    if (h.addr === SMALL_ADDR) {
       this.smallLive -= h.size;
       return;
     }
-    const pool = h.small ? this.freeSmall : this.freeLarge;
     let b = h;
-    b.free = true;
     const prev = b.prev;
     if (prev && prev.free) {
-      remove(pool, prev);
+      this.take(prev);
       prev.size += b.size;
       prev.next = b.next;
       if (b.next) b.next.prev = prev;
@@ -143,41 +164,31 @@ export class CachingAllocator {
     }
     const next = b.next;
     if (next && next.free) {
-      remove(pool, next);
+      this.take(next);
       b.size += next.size;
       b.next = next.next;
       if (next.next) next.next.prev = b;
     }
-    pool.push(b);
+    this.push(b);
   }
 
-  /** Sizes of cached free large blocks, sorted: the state that decides future segment growth. */
+  /** Order-independent fingerprint of the cached large blocks (count, sum, sum of squares, min, max). */
   freeSignature(minUseful = 0): string {
-    // Order-independent fingerprint of the cached block sizes (count, sum, sum of squares, min, max).
     let n = 0;
     let sum = 0;
     let sq = 0;
     let min = Infinity;
     let max = 0;
-    for (const b of this.freeLarge) {
-      const x = b.size;
-      if (x < minUseful) continue;
+    const min512 = minUseful / MIN_BLOCK;
+    for (const x of this.sizes) {
+      if (x < min512) continue;
       n++;
       sum += x;
-      sq += (x / 1048576) * (x / 1048576);
+      sq += (x / 2048) * (x / 2048);
       if (x < min) min = x;
       if (x > max) max = x;
     }
     return `${n}:${sum}:${sq}:${min}:${max}`;
-  }
-
-}
-
-function remove(pool: Block[], b: Block): void {
-  const i = pool.indexOf(b);
-  if (i >= 0) {
-    pool[i] = pool[pool.length - 1]!;
-    pool.pop();
   }
 }
 
