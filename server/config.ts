@@ -41,7 +41,7 @@ Prediction and alerts:
   --model <id|config.json|dir|gguf>  model the prediction uses (catalog id, config file, model folder, GGUF)
   --config <file>             alert and threshold settings (JSON)
   --webhook <url>             POST alerts to this URL; repeatable
-  --alert-log <file>          alert history (JSON lines; default: beside --record, or ~/.local/state/headroom/ when live)
+  --alert-log <file>          keep alert history in this file (JSON lines; default: beside --record, else memory only)
 
 Server:
   --port <n>                  HTTP port (default ${DEFAULT_PORT}; 0 picks a free one)

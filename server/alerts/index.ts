@@ -45,8 +45,8 @@ export async function startAlerts(options: AlertsOptions): Promise<Alerts> {
     configFile: config.configFile,
     webhooks: config.webhooks,
     alertLogFile: config.alertLogFile,
-    recordFile: config.recordFile,
-    sourceKind: options.sourceKind,
+    // --record of a replay is ignored (nothing is recorded), so its alerts are not logged beside it either.
+    recordFile: options.sourceKind === 'live' ? config.recordFile : null,
   });
   const alertLog = settings.logPath ? new AlertLog(settings.logPath) : null;
   const restored = alertLog ? (await alertLog.load()).events : [];
@@ -102,6 +102,7 @@ export async function startAlerts(options: AlertsOptions): Promise<Alerts> {
   });
 
   if (settings.logPath) log.debug(`alert log: ${settings.logPath}`);
+  else if (options.sourceKind === 'live') log.info('alert history is kept in memory only; pass --alert-log <file> (or --record) to keep it across restarts');
   return {
     engine,
     snapshot,

@@ -2,12 +2,12 @@
  * Alert settings from `--config <file>` (the `alerts` section of a JSON object, validated with zod) and the
  * flags (`--webhook`, repeatable; `--alert-log`), defaults for everything else. Where the alert log goes:
  * `--alert-log`, else the config's `alertLog` (relative to the config file), else beside `--record`
- * (`<record>.alerts.jsonl`), else for a live source `$XDG_STATE_HOME/headroom/alerts.jsonl`
- * (`~/.local/state/headroom/alerts.jsonl`); a replay without either keeps its alerts in memory only.
+ * (`<record>.alerts.jsonl`, so a session's alerts travel with its recording). With none of these the agent
+ * writes nothing it was not asked to: alerts stay in memory, and the start-up log and the panel say how to
+ * keep them.
  */
 import { readFileSync } from 'node:fs';
-import { homedir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { dirname, resolve } from 'node:path';
 import { z } from 'zod';
 import { AlertConfigSchema, type AlertConfig, type WebhookConfig } from '../../shared/alerts.ts';
 import { ConfigError } from '../config.ts';
@@ -19,8 +19,6 @@ export interface AlertSettingsInput {
   webhooks: readonly string[];
   alertLogFile: string | null;
   recordFile: string | null;
-  sourceKind: 'live' | 'replay';
-  env?: NodeJS.ProcessEnv;
 }
 
 export interface AlertSettings {
@@ -88,7 +86,6 @@ export function webhookFromUrl(url: string): WebhookConfig {
 }
 
 export function loadAlertSettings(input: AlertSettingsInput): AlertSettings {
-  const env = input.env ?? process.env;
   const fromFile = input.configFile ? readAlertConfigFile(input.configFile) : AlertConfigSchema.parse({});
   const known = new Set(fromFile.webhooks.map((w) => w.url));
   const webhooks = [...fromFile.webhooks, ...input.webhooks.filter((u) => !known.has(u)).map(webhookFromUrl)];
@@ -98,6 +95,5 @@ export function loadAlertSettings(input: AlertSettingsInput): AlertSettings {
   if (input.alertLogFile) logPath = resolve(input.alertLogFile);
   else if (fromFile.alertLog && input.configFile) logPath = resolve(dirname(input.configFile), fromFile.alertLog);
   else if (input.recordFile) logPath = resolve(`${input.recordFile.replace(/\.jsonl(\.gz)?$/, '')}.alerts.jsonl`);
-  else if (input.sourceKind === 'live') logPath = join(env.XDG_STATE_HOME || join(homedir(), '.local', 'state'), 'headroom', 'alerts.jsonl');
   return { config, logPath };
 }

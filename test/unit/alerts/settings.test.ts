@@ -11,7 +11,7 @@ function file(name: string, text: string): string {
   writeFileSync(p, text);
   return p;
 }
-const base = { configFile: null, webhooks: [], alertLogFile: null, recordFile: null, sourceKind: 'replay' as const, env: {} };
+const base = { configFile: null, webhooks: [], alertLogFile: null, recordFile: null };
 
 describe('alert settings', () => {
   it('has sensible defaults with no config file', () => {
@@ -21,7 +21,7 @@ describe('alert settings', () => {
     expect(config.forecast.timeToOomBelowMs).toBe(60_000);
     expect(config.drift.abovePercent).toBe(25);
     expect(config.webhooks).toEqual([]);
-    expect(logPath).toBeNull(); // a replay without --record or --alert-log keeps alerts in memory
+    expect(logPath).toBeNull(); // without --record, --alert-log or the config's alertLog: memory only, no surprise files
   });
 
   it('reads the alerts section, merges --webhook flags, and picks the Slack payload for Slack URLs', () => {
@@ -57,9 +57,8 @@ describe('alert settings', () => {
     expect(() => loadAlertSettings({ ...base, configFile: file('bad.json', '{ alerts: ') })).toThrow(/not valid JSON .*the file is a JSON object such as/);
   });
 
-  it('puts the alert log beside --record, or under the state directory when live', () => {
+  it('puts the alert log where --alert-log says, else beside --record', () => {
     expect(loadAlertSettings({ ...base, recordFile: '/data/run1.jsonl' }).logPath).toBe('/data/run1.alerts.jsonl');
-    expect(loadAlertSettings({ ...base, sourceKind: 'live', env: { XDG_STATE_HOME: '/state' } }).logPath).toBe('/state/headroom/alerts.jsonl');
-    expect(loadAlertSettings({ ...base, sourceKind: 'live', alertLogFile: '/x/a.jsonl', recordFile: '/data/r.jsonl' }).logPath).toBe('/x/a.jsonl');
+    expect(loadAlertSettings({ ...base, alertLogFile: '/x/a.jsonl', recordFile: '/data/r.jsonl' }).logPath).toBe('/x/a.jsonl');
   });
 });
