@@ -5,12 +5,13 @@
 import { createServer, type Server as HttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Server } from 'socket.io';
-import type { ClientToServerEvents, ServerToClientEvents } from '../shared/contract.ts';
+import type { AgentModel, ClientToServerEvents, ServerToClientEvents } from '../shared/contract.ts';
 import { tokenFromCookieHeader, tokenMatches } from './auth.ts';
 import { startAlerts, type Alerts } from './alerts/index.ts';
 import { attachAttribution } from './attribution/listener.ts';
 import { attachBroadcast } from './broadcast.ts';
 import { ConfigError, type Config } from './config.ts';
+import { resolveModelArg } from './estimate/model.ts';
 import { createHttpApp, findClientDir } from './http.ts';
 import { Hub } from './hub.ts';
 import { createLogger } from './log.ts';
@@ -22,6 +23,18 @@ import { startTorchInputs, type TorchInputs } from './torch/inputs.ts';
 import { SERVER_VERSION } from './version.ts';
 
 const log = createLogger('agent');
+
+/** `--model` for the dashboard: resolved once (header reads only); a failure is logged here, not sent with its path. */
+function resolveAgentModel(arg: string | null): AgentModel | null {
+  if (arg === null) return null;
+  try {
+    const r = resolveModelArg(arg);
+    return { ok: true, label: r.model.name, spec: r.model, weightsBytesExact: r.weightsBytesExact, scheme: r.scheme };
+  } catch (e) {
+    log.warn(`--model ${arg}: ${e instanceof Error ? e.message : String(e)}; the dashboard predicts from the PyTorch hook's reports instead`);
+    return { ok: false, error: 'the --model argument could not be read (see the agent log)' };
+  }
+}
 
 export interface Agent {
   url: string;
@@ -95,8 +108,9 @@ export async function startAgent(config: Config, options: AgentOptions = {}): Pr
       else next(new Error('access token required'));
     });
   }
+  const agentModel = resolveAgentModel(config.model);
   io.on('connection', (socket) => {
-    socket.emit('snapshot', hub.snapshot());
+    socket.emit('snapshot', { ...hub.snapshot(), agentModel });
     registerSocketHandlers(socket, { hub, source });
   });
   const detachBroadcast = attachBroadcast(io, hub);

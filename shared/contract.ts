@@ -7,6 +7,7 @@ import type { GpuProcess, GpuSample, HostSample, Inventory, TorchEvent, TorchSam
 import type { SourceState } from './source.ts';
 import type { AlertEvent, AlertsSnapshot, WebhookStatus } from './alerts.ts';
 import type { AttributionFrame, AttributionSnapshot } from './attribution.ts';
+import type { ModelSpec, WeightScheme } from './estimator/types.ts';
 
 /** Request/response over acks. */
 export type Ack<T> = { ok: true; data: T } | { ok: false; error: string };
@@ -36,7 +37,14 @@ export interface Snapshot {
   alerts: AlertsSnapshot;
   /** Newest memory attribution frame and recent phase/OOM markers (shared/attribution.ts). */
   attribution: AttributionSnapshot;
+  /** The model given with `--model`, resolved by the agent (absent or null when none was given). */
+  agentModel?: AgentModel | null;
 }
+
+/** `--model` as the dashboard's prediction uses it: the architecture and exact weight bytes, never a path. */
+export type AgentModel =
+  | { ok: true; label: string; spec: ModelSpec; weightsBytesExact: number | null; scheme: WeightScheme | null }
+  | { ok: false; error: string };
 
 /** One tick of the GPU source: one sample per GPU. Emitted volatile: a slow tab gets the newest, not a backlog. */
 export interface GpuTick {
