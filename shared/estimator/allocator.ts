@@ -52,6 +52,7 @@ export class CachingAllocator {
   /** What the replay is doing (set by the caller); the phase of the peak is kept with it. */
   phase = '';
   peakPhase = '';
+
   /** Cached free blocks of the large pool, with their sizes and addresses in parallel arrays for the scan. */
   private readonly pool: Block[] = [];
   private readonly sizes: number[] = [];
@@ -172,24 +173,12 @@ export class CachingAllocator {
     this.push(b);
   }
 
-  /** Order-independent fingerprint of the cached large blocks (count, sum, sum of squares, min, max). */
-  freeSignature(minUseful = 0): string {
-    let n = 0;
-    let sum = 0;
-    let sq = 0;
-    let min = Infinity;
-    let max = 0;
+  /** Sizes (512-byte units) of the cached large blocks of at least `minUseful` bytes, sorted, as a key. */
+  freeSizes(minUseful = 0): string {
     const min512 = minUseful / MIN_BLOCK;
-    for (const x of this.sizes) {
-      if (x < min512) continue;
-      n++;
-      sum += x;
-      sq += (x / 2048) * (x / 2048);
-      if (x < min) min = x;
-      if (x > max) max = x;
-    }
-    return `${n}:${sum}:${sq}:${min}:${max}`;
+    return this.sizes.filter((x) => x >= min512).sort((x, y) => x - y).join(',');
   }
+
 }
 
 /**
@@ -220,7 +209,7 @@ export function residentReservedBytes(layerTensors: readonly number[], layers: n
   for (let layer = 0; layer < layers; layer++) {
     for (const t of large) sim.malloc(t);
     if (extra > 0) continue;
-    const sig = sim.freeSignature(minLarge);
+    const sig = sim.freeSizes(minLarge);
     const prev = seen.get(sig);
     if (prev) {
       const period = layer - prev.layer;

@@ -316,7 +316,7 @@ export function clearReplayMemo(): void {
   memo.clear();
 }
 
-/** Replay one prefill; layers that settle into a repeating allocator pattern are extrapolated. */
+/** Replay one prefill, every layer (the allocator's state never repeats exactly while KV accumulates). */
 export function simulatePrefill(s: ForwardShape): ForwardResult {
   const m = new CachingAllocator();
   const T = s.batch * s.seq;
@@ -349,27 +349,13 @@ export function simulatePrefill(s: ForwardShape): ForwardResult {
 
   const kvLayer = kvBytesPerLayer(s, T);
   let hidden = embeds;
-  let skippedKv = 0;
-  let skippedReserved = 0;
-  const seen = new Map<string, { layer: number; reserved: number }>();
   for (let layer = 0; layer < s.layers; layer++) {
     const moe = s.moe !== null && layer >= s.moe.denseLayers;
     const out = decoderLayer(m, s, T, hidden, moe);
     if (hidden !== embeds) m.free(hidden);
     hidden = out;
-    const remaining = s.layers - 1 - layer;
-    if (remaining < 2 || skippedKv > 0) continue;
-    const sig = `${moe}|${m.freeSignature()}`;
-    const prev = seen.get(sig);
-    if (prev && layer - prev.layer >= 1) {
-      const period = layer - prev.layer;
-      const periods = Math.floor((remaining - 1) / period);
-      skippedKv = periods * period * kvLayer;
-      skippedReserved = periods * (m.reservedBytes - prev.reserved);
-      layer += periods * period;
-    } else seen.set(sig, { layer, reserved: m.reservedBytes });
   }
-  const peakLayers = m.peakAllocatedBytes + skippedKv;
+  const peakLayers = m.peakAllocatedBytes;
   const layersPhase = m.peakPhase;
   m.peakAllocatedBytes = m.allocatedBytes;
   const nf = rmsNorm(m, T * s.hidden, T, B);
@@ -388,10 +374,10 @@ export function simulatePrefill(s: ForwardShape): ForwardResult {
   m.free(nf);
   void ids;
   return {
-    peakBytes: Math.max(peakLayers, m.peakAllocatedBytes + skippedKv),
-    peakPhase: peakLayers >= m.peakAllocatedBytes + skippedKv ? `${layersPhase}, last layer` : m.peakPhase,
-    reservedBytes: m.reservedBytes + skippedReserved,
-    residentBytes: m.allocatedBytes + skippedKv,
+    peakBytes: Math.max(peakLayers, m.peakAllocatedBytes),
+    peakPhase: peakLayers >= m.peakAllocatedBytes ? `${layersPhase}, last layer` : m.peakPhase,
+    reservedBytes: m.reservedBytes,
+    residentBytes: m.allocatedBytes,
     kvBytes: kvLayer * s.layers,
   };
 }
