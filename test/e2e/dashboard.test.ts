@@ -141,4 +141,18 @@ describe('overlay dashboard on the replayed real session', () => {
     expect(body.events.length).toBeGreaterThan(10);
     expect(errors).toEqual([]);
   });
+
+  it('predicts for the model given to the agent with --model, over what the hook reports', async () => {
+    const withModel = await startTestAgent(['--source', 'replay', '--replay-speed', String(SPEED), '--model', 'qwen2.5-7b']);
+    const p = await browser.newPage({ viewport: { width: 1600, height: 1000 } });
+    try {
+      await p.goto(withModel.url);
+      await p.locator('[data-testid="model-source"][data-source="agent"]').waitFor({ timeout: 30_000 });
+      await expect(p.locator('[data-testid="model-name"]').textContent()).resolves.toBe('Qwen2.5-7B');
+      await p.screenshot({ path: screenshotPath('dashboard-6-agent-model'), fullPage: true });
+    } finally {
+      await p.close();
+      await withModel.close();
+    }
+  });
 });

@@ -6,6 +6,7 @@
  */
 import { estimate, findModel, GPUS, MODELS, modelFromHfConfig, solveMaxBatch, solveMaxPrompt } from '../../../shared/estimator/index.ts';
 import type { Estimate, EstimateInput, GpuSpec, ModelSpec } from '../../../shared/estimator/index.ts';
+import type { AgentModel } from '../../../shared/contract.ts';
 import type { BudgetParts } from './bands.ts';
 import type { ProcessFacts } from './processFacts.ts';
 import type { Runtime } from './whatif.svelte.ts';
@@ -32,6 +33,12 @@ export function catalogEntries(): { id: string; name: string }[] {
 export function modelFromCatalog(id: string): ModelChoice | null {
   const spec = findModel(id);
   return spec ? { source: 'catalog', label: spec.name, spec, weightsBytesExact: null, exactDtype: null } : null;
+}
+
+/** The model given to the agent with --model; its exact weight bytes hold for the checkpoint's own dtype. */
+export function modelFromAgent(m: AgentModel | null): ModelChoice | null {
+  if (!m || !m.ok) return null;
+  return { source: 'agent', label: m.label, spec: m.spec, weightsBytesExact: m.weightsBytesExact, exactDtype: m.scheme ?? m.spec.defaultDtype };
 }
 
 /** The model a PyTorch process reported: its catalog id when we know it, else its config fields. */

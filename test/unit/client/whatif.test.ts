@@ -4,7 +4,8 @@
  */
 import { describe, expect, it } from 'vitest';
 import { BAND_KEYS, bandRanges, bandSeries, stackFor, stackTops } from '../../../client/src/lib/bands.ts';
-import { budgetParts, estimateInput, gpuSpecFor, modelFromCatalog, modelFromReport } from '../../../client/src/lib/predict.ts';
+import { pickModel } from '../../../client/src/lib/modelChoice.ts';
+import { budgetParts, estimateInput, gpuSpecFor, modelFromAgent, modelFromCatalog, modelFromReport } from '../../../client/src/lib/predict.ts';
 import { foldEvents, requestSpans } from '../../../client/src/lib/processFacts.ts';
 import { clampRuntime, DEFAULT_RUNTIME, WhatIf } from '../../../client/src/lib/whatif.svelte.ts';
 import { estimate, findModel, solveMaxBatch } from '../../../shared/estimator/index.ts';
@@ -33,6 +34,15 @@ describe('the model the hook reported', () => {
     const { facts } = await reportedModel();
     const model = modelFromReport({ ...facts, model: 'my-finetune' });
     expect(model?.spec).toMatchObject({ layers: 32, hidden: 4096, heads: 32, kvHeads: 8, intermediate: 14336, vocab: 128256 });
+  });
+
+  it('is overridden by the agent’s --model, and that by a catalog pick in the page', async () => {
+    const { facts } = await reportedModel();
+    const agent = modelFromAgent({ ok: true, label: 'Qwen2.5-7B', spec: findModel('qwen2.5-7b')!, weightsBytesExact: null, scheme: null });
+    expect(pickModel({ catalogId: null, agentModel: null, hook: facts })?.source).toBe('hook');
+    expect(pickModel({ catalogId: null, agentModel: agent, hook: facts })).toMatchObject({ source: 'agent', label: 'Qwen2.5-7B' });
+    expect(pickModel({ catalogId: 'mistral-7b-v0.1', agentModel: agent, hook: facts })).toMatchObject({ source: 'catalog', spec: findModel('mistral-7b-v0.1') });
+    expect(modelFromAgent({ ok: false, error: 'unreadable' })).toBeNull();
   });
 
   it('maps nvidia-smi’s "NVIDIA H200" to the catalog H200 with the memory measured here', () => {
