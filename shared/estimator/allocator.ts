@@ -173,6 +173,24 @@ export class CachingAllocator {
     this.push(b);
   }
 
+  /**
+   * Exact key of the allocator's future behaviour between layers: every cached free block's size and whether
+   * it borders `live` (the one allocated block that will be freed later; all others are permanent walls,
+   * so no other merge can happen), plus the small pool. Equal keys evolve identically.
+   */
+  stateKey(live: Handle | null): string {
+    const parts: string[] = [];
+    for (const b of this.pool) parts.push(`${b.size}${b.prev !== null && b.prev === live ? '<' : ''}${b.next !== null && b.next === live ? '>' : ''}`);
+    return `${parts.sort().join(',')}|${this.smallLive}|${this.smallReserved}`;
+  }
+
+  /** Account for skipped repeating layers: their permanent allocations (KV) and new segments. */
+  skip(reservedBytes: number, allocatedBytes: number): void {
+    this.reservedBytes += reservedBytes;
+    this.allocatedBytes += allocatedBytes;
+    if (this.allocatedBytes > this.peakAllocatedBytes) this.notePeak();
+  }
+
   /** Sizes (512-byte units) of the cached large blocks of at least `minUseful` bytes, sorted, as a key. */
   freeSizes(minUseful = 0): string {
     const min512 = minUseful / MIN_BLOCK;

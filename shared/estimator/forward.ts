@@ -294,6 +294,12 @@ function decoderLayer(m: A, s: ForwardShape, T: number, input: Handle | null, mo
   return out;
 }
 
+/** Skip repeating layers (exact); off only to check that against a full replay. */
+let SKIP_REPEATS = true;
+export function setRepeatSkipping(on: boolean): void {
+  SKIP_REPEATS = on;
+}
+
 const MEMO_ENTRIES = 512;
 const memo = new Map<string, ForwardResult>();
 
@@ -349,11 +355,27 @@ export function simulatePrefill(s: ForwardShape): ForwardResult {
 
   const kvLayer = kvBytesPerLayer(s, T);
   let hidden = embeds;
+  // Between layers only the layer output is freed later; KV copies and the prelude tensors are walls. When the
+  // allocator's state (stateKey) repeats, the layers in between repeat exactly: skip whole periods.
+  const seen = new Map<string, { layer: number; reserved: number; allocated: number; peak: number }>();
+  let skipped = false;
   for (let layer = 0; layer < s.layers; layer++) {
     const moe = s.moe !== null && layer >= s.moe.denseLayers;
     const out = decoderLayer(m, s, T, hidden, moe);
     if (hidden !== embeds) m.free(hidden);
     hidden = out;
+    if (skipped || !SKIP_REPEATS || s.layers - 1 - layer < 2) continue;
+    const key = `${moe}|${m.stateKey(hidden)}`;
+    const prev = seen.get(key);
+    if (prev) {
+      const period = layer - prev.layer;
+      const periods = Math.floor((s.layers - 1 - layer - 1) / period);
+      if (periods > 0) {
+        m.skip(periods * (m.reservedBytes - prev.reserved), periods * (m.allocatedBytes - prev.allocated));
+        layer += periods * period;
+      }
+      skipped = true;
+    } else seen.set(key, { layer, reserved: m.reservedBytes, allocated: m.allocatedBytes, peak: m.peakAllocatedBytes });
   }
   const peakLayers = m.peakAllocatedBytes;
   const layersPhase = m.peakPhase;

@@ -67,3 +67,20 @@ describe('CachingAllocator', () => {
     expect(16_229_859_328 - 33_554_432 - reserved).toBeLessThan(2 * MiB); // measured reserved less the cuBLAS workspace
   });
 });
+
+describe('prefill replay', () => {
+  it('skips only exactly repeating layers: the result equals a full replay', async () => {
+    const { simulatePrefill, setRepeatSkipping } = await import('../../../shared/estimator/forward.ts');
+    const { forwardShape } = await import('../../../shared/estimator/hf.ts');
+    const { resolveInput } = await import('../../../shared/estimator/resolve.ts');
+    const { findModel } = await import('../../../shared/estimator/index.ts');
+    for (const [id, batch, seq, attention] of [['qwen2.5-0.5b', 1, 512, 'sdpa'], ['llama-3-8b', 1, 512, 'eager'], ['gemma-2-9b', 2, 3000, 'sdpa'], ['mixtral-8x7b', 4, 1024, 'sdpa']] as const) {
+      const model = findModel(id)!;
+      const shape = forwardShape(resolveInput({ model, dtype: 'bf16', batch, promptTokens: seq, attention }), model.layers, null);
+      setRepeatSkipping(false);
+      const full = simulatePrefill(shape);
+      setRepeatSkipping(true);
+      expect(simulatePrefill(shape)).toEqual(full);
+    }
+  });
+});
