@@ -29,6 +29,7 @@ import { BAND_KEYS, BAND_LABELS, type BandKey } from './bands.ts';
 import { buildAnnotations, type ThresholdLine } from './chartAnnotations.ts';
 import type { TorchSeries } from './dashboard.svelte.ts';
 import type { Marker } from './markers.ts';
+import { composePng, type PngLegendItem } from './chartPng.ts';
 import { cancelRedraw, requestRedraw } from './redraw.ts';
 import type { Point, SeriesView } from './series.ts';
 import { palette, theme, type Palette } from './theme.svelte.ts';
@@ -65,8 +66,8 @@ export interface ChartApi {
   reset(): void;
   zoom(factor: number): void;
   pan(fraction: number): void;
-  /** The visible window as a PNG data URL (opaque background). */
-  png(): string;
+  /** The visible window as a PNG data URL: the title, the chart as drawn and a legend of the visible series. */
+  png(title: string): string;
   visibleRange(): { minMs: number; maxMs: number } | null;
 }
 
@@ -273,7 +274,17 @@ export function memoryChart(input: () => MemoryChartInput, onApi?: (api: ChartAp
         userView = true;
         chart.pan({ x: -fraction * chart.chartArea.width }, undefined, 'none');
       },
-      png: () => chart.toBase64Image('image/png', 1),
+      png(title) {
+        const p = palette();
+        const items = chart.data.datasets.flatMap((d, n): PngLegendItem[] => {
+          if (!chart.isDatasetVisible(n)) return [];
+          const band = (d as DS).key.startsWith('band:');
+          return [{ label: d.label ?? '', color: String(band ? d.backgroundColor : d.borderColor), kind: band ? 'band' : 'line' }];
+        });
+        const s = chart.scales.x;
+        const range = s ? ` — ${new Date(s.min).toLocaleString()} to ${new Date(s.max).toLocaleTimeString()}` : '';
+        return composePng(chart as unknown as Chart<'line', unknown[]>, `${title}${range}`, items, p, Number(chart.options.font?.size ?? 12));
+      },
       visibleRange() {
         const s = chart.scales.x;
         return s ? { minMs: s.min, maxMs: s.max } : null;
