@@ -174,14 +174,24 @@ export class CachingAllocator {
   }
 
   /**
-   * Exact key of the allocator's future behaviour between layers: every cached free block's size and whether
-   * it borders `live` (the one allocated block that will be freed later; all others are permanent walls,
-   * so no other merge can happen), plus the small pool. Equal keys evolve identically.
+   * Fingerprint of the allocator's future behaviour between layers: every cached free block's size and whether
+   * it borders `live` (the one allocated block that will be freed later; all others are permanent walls, so no
+   * other merge can happen), plus the small pool. Equal states evolve identically.
    */
-  stateKey(live: Handle | null): string {
-    const parts: string[] = [];
-    for (const b of this.pool) parts.push(`${b.size}${b.prev !== null && b.prev === live ? '<' : ''}${b.next !== null && b.next === live ? '>' : ''}`);
-    return `${parts.sort().join(',')}|${this.smallLive}|${this.smallReserved}`;
+  stateHash(live: Handle | null): string {
+    // Two independent order-independent sums of per-block mixes (a 64-bit fingerprint of stateKey()).
+    let h1 = this.smallLive * 31 + this.smallReserved;
+    let h2 = this.smallReserved * 17 + this.smallLive;
+    for (const b of this.pool) {
+      const flag = (b.prev !== null && b.prev === live ? 1 : 0) + (b.next !== null && b.next === live ? 2 : 0);
+      const lo = b.size % 0x40000000;
+      const hi = Math.floor(b.size / 0x40000000);
+      const x = Math.imul(lo ^ (flag << 30) ^ Math.imul(hi, 0x27d4eb2f), 0x9e3779b1);
+      const y = Math.imul(lo + 0x165667b1 * (flag + 1) + hi, 0x85ebca6b);
+      h1 = (h1 + (x ^ (x >>> 15))) | 0;
+      h2 = (h2 + (y ^ (y >>> 13))) | 0;
+    }
+    return `${h1},${h2}`;
   }
 
   /** Account for skipped repeating layers: their permanent allocations (KV) and new segments. */

@@ -357,7 +357,7 @@ export function simulatePrefill(s: ForwardShape): ForwardResult {
   let hidden = embeds;
   // Between layers only the layer output is freed later; KV copies and the prelude tensors are walls. When the
   // allocator's state (stateKey) repeats, the layers in between repeat exactly: skip whole periods.
-  const seen = new Map<string, { layer: number; reserved: number; allocated: number; peak: number }>();
+  const seen = new Map<string, { layer: number; reserved: number; allocated: number }>();
   let skipped = false;
   for (let layer = 0; layer < s.layers; layer++) {
     const moe = s.moe !== null && layer >= s.moe.denseLayers;
@@ -365,8 +365,8 @@ export function simulatePrefill(s: ForwardShape): ForwardResult {
     if (hidden !== embeds) m.free(hidden);
     hidden = out;
     if (skipped || !SKIP_REPEATS || s.layers - 1 - layer < 2) continue;
-    const key = `${moe}|${m.stateKey(hidden)}`;
-    const prev = seen.get(key);
+    const hash = `${moe}|${m.stateHash(hidden)}`;
+    const prev = seen.get(hash);
     if (prev) {
       const period = layer - prev.layer;
       const periods = Math.floor((s.layers - 1 - layer - 1) / period);
@@ -375,7 +375,7 @@ export function simulatePrefill(s: ForwardShape): ForwardResult {
         layer += periods * period;
       }
       skipped = true;
-    } else seen.set(key, { layer, reserved: m.reservedBytes, allocated: m.allocatedBytes, peak: m.peakAllocatedBytes });
+    } else seen.set(hash, { layer, reserved: m.reservedBytes, allocated: m.allocatedBytes });
   }
   const peakLayers = m.peakAllocatedBytes;
   const layersPhase = m.peakPhase;
