@@ -179,7 +179,7 @@ export class CachingAllocator {
    * other merge can happen), plus the small pool. Equal states evolve identically.
    */
   stateHash(live: Handle | null): string {
-    // Two independent order-independent sums of per-block mixes (a 64-bit fingerprint of stateKey()).
+    // Two independent order-independent sums of per-block mixes (a 64-bit fingerprint of the state).
     let h1 = this.smallLive * 31 + this.smallReserved;
     let h2 = this.smallReserved * 17 + this.smallLive;
     for (const b of this.pool) {

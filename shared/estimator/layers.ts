@@ -1,0 +1,288 @@
+/**
+ * One decoder layer of a Hugging Face model (transformers 5) as allocations and frees against the
+ * caching-allocator model, in the order the Python code creates and drops each tensor: LlamaRMSNorm,
+ * attention (projections, RoPE, DynamicCache copies, flash / mem-efficient / math SDPA or eager), LlamaMLP,
+ * Mixtral/DeepSeek MoE and DeepSeek MLA. Sizes come from ForwardShape; nothing here is fitted.
+ */
+import type { CachingAllocator, Handle } from './allocator.ts';
+
+export interface ForwardShape {
+  batch: number;
+  seq: number;
+  /** Activation bytes per element (2 or 4). */
+  bytes: number;
+  hidden: number;
+  /** Per TP rank. */
+  heads: number;
+  kvHeads: number;
+  headDim: number;
+  intermediate: number;
+  vocab: number;
+  layers: number;
+  attention: 'flash' | 'efficient' | 'math' | 'eager';
+  logitsAll: boolean;
+  logitsFp32: boolean;
+  /** KV bytes per element when the cache stores another type than the activations (quantized cache). */
+  kvBytes: number;
+  /** Tokens the static cache holds per sequence, or null for the dynamic cache. */
+  staticCacheTokens: number | null;
+  moe: { experts: number; topK: number; intermediate: number; sharedWidth: number; denseLayers: number } | null;
+  mla: { kvLoraRank: number; qLoraRank: number | null; qkHeadDim: number; ropeDim: number; vHeadDim: number } | null;
+}
+
+export interface ForwardResult {
+  /** max_memory_allocated above what was allocated before the forward. */
+  peakBytes: number;
+  /** Segments the forward added (reserved grows from a state emptied by empty_cache). */
+  reservedBytes: number;
+  /** Allocated after the forward: KV cache + logits + input ids. */
+  residentBytes: number;
+  kvBytes: number;
+  /** Where the peak happened: layer norm, attention, attention scores, MLP, MoE or logits. */
+  peakPhase: string;
+}
+
+type A = CachingAllocator;
+
+export function rmsNorm(m: A, n: number, tokens: number, B: number): Handle | null {
+  m.phase = 'RMSNorm fp32 temporaries';
+  // x.to(fp32); x.pow(2).mean(-1); x * rsqrt(var + eps); weight * x.to(dtype)
+  const x32 = B < 4 ? m.malloc(n * 4) : null;
+  const pow = m.malloc(n * 4);
+  const v = m.malloc(tokens * 4);
+  m.free(pow);
+  const ve = m.malloc(tokens * 4);
+  const rs = m.malloc(tokens * 4);
+  m.free(ve);
+  const y32 = m.malloc(n * 4);
+  m.free(rs);
+  m.free(x32);
+  const yb = B < 4 ? m.malloc(n * B) : null;
+  const out = m.malloc(n * B);
+  m.free(yb);
+  m.free(y32);
+  m.free(v);
+  return out;
+}
+
+/** apply_rotary_pos_emb on one tensor: (x·cos) + (rotate_half(x)·sin). */
+function rope(m: A, n: number): Handle | null {
+  const xc = m.malloc(n);
+  const neg = m.malloc(n / 2);
+  const cat = m.malloc(n);
+  m.free(neg);
+  const xs = m.malloc(n);
+  m.free(cat);
+  const out = m.malloc(n);
+  m.free(xc);
+  m.free(xs);
+  return out;
+}
+
+function mlp(m: A, tokens: number, width: number, s: ForwardShape): Handle | null {
+  m.phase = 'MLP (gate, act, up, product)';
+  const B = s.bytes;
+  const g = m.malloc(tokens * width * B);
+  const act = m.malloc(tokens * width * B);
+  m.free(g);
+  const u = m.malloc(tokens * width * B);
+  const prod = m.malloc(tokens * width * B);
+  m.free(act);
+  m.free(u);
+  const down = m.malloc(tokens * s.hidden * B);
+  m.free(prod);
+  return down;
+}
+
+function moeBlock(m: A, T: number, s: ForwardShape): Handle | null {
+  m.phase = 'MoE router and experts';
+  const e = s.moe!;
+  const B = s.bytes;
+  const logits = m.malloc(T * e.experts * B);
+  const conv = B < 4 ? m.malloc(T * e.experts * 4) : null;
+  const probs = m.malloc(T * e.experts * 4);
+  m.free(conv);
+  const topW = m.malloc(T * e.topK * 4);
+  const topI = m.malloc(T * e.topK * 8);
+  m.free(probs);
+  const w = m.malloc(T * e.topK * B);
+  m.free(topW);
+  const final = m.malloc(T * s.hidden * B);
+  const mask = m.malloc(T * e.topK * e.experts * 8);
+  // One expert's pass (uniform routing); each expert's temporaries are freed before the next.
+  const te = Math.ceil((T * e.topK) / e.experts);
+  const gathered = m.malloc(te * s.hidden * B);
+  const out = mlp(m, te, e.intermediate, s);
+  const scaled = m.malloc(te * s.hidden * B);
+  m.free(out);
+  m.free(gathered);
+  m.free(scaled);
+  m.free(mask);
+  m.free(w);
+  m.free(topI);
+  m.free(logits);
+  if (e.sharedWidth > 0) {
+    const sh = mlp(m, T, e.sharedWidth, s);
+    const sum = m.malloc(T * s.hidden * B);
+    m.free(sh);
+    m.free(final);
+    return sum;
+  }
+  return final;
+}
+
+/** Scores-materialising attention (eager or the SDPA math kernel); returns the (b, s, a·d) output. */
+function scoresAttention(m: A, s: ForwardShape, Q: number, T: number): { out: Handle | null; held: Handle | null } {
+  m.phase = s.attention === 'eager' ? 'eager attention scores (b·a·s²)' : 'SDPA math-kernel scores (b·a·s²)';
+  const B = s.bytes;
+  const scores = s.batch * s.heads * s.seq * s.seq;
+  const gqa = s.kvHeads !== s.heads;
+  if (s.attention === 'eager') {
+    const kr = gqa ? m.malloc(Q) : null; // repeat_kv
+    const vr = gqa ? m.malloc(Q) : null;
+    // matmul reshapes q (b, a, s, d) — laid out as (b, s, a, d) — to (b·a, s, d): a copy unless b = 1 (a view).
+    const qc = s.batch > 1 ? m.malloc(Q) : null;
+    const mm = m.malloc(scores * B);
+    m.free(qc);
+    const scaled = m.malloc(scores * B);
+    m.free(mm);
+    const masked = m.malloc(scores * B);
+    m.free(scaled);
+    // softmax(dtype=fp32): fp16 has a half_to_float kernel; bf16 is converted to an fp32 copy first.
+    const conv = s.bytes === 2 && !HALF_TO_FLOAT_BF16 ? m.malloc(scores * 4) : null;
+    const sm = m.malloc(scores * 4);
+    m.free(conv);
+    const probs = B < 4 ? m.malloc(scores * B) : sm;
+    if (B < 4) m.free(sm);
+    m.free(masked);
+    const o = m.malloc(Q);
+    const out = m.malloc(Q); // transpose(1, 2).contiguous()
+    m.free(o);
+    m.free(kr);
+    m.free(vr);
+    // eager_attention_forward returns the probabilities too: they live until the layer drops them after o_proj.
+    return { out, held: probs };
+  }
+  // torch _scaled_dot_product_attention_math with is_causal and enable_gqa.
+  const ones = m.malloc(s.seq * s.seq);
+  const tril = m.malloc(s.seq * s.seq);
+  m.free(ones);
+  const fmask = m.malloc(s.seq * s.seq * B);
+  m.free(tril);
+  const q = m.malloc(Q);
+  const kr = gqa ? m.malloc(Q) : null;
+  const vr = gqa ? m.malloc(Q) : null;
+  const ks = m.malloc(Q);
+  const attn = m.malloc(scores * B);
+  m.free(ks);
+  const sm = m.malloc(scores * B);
+  const isInf = m.malloc(scores);
+  m.free(isInf);
+  m.free(attn);
+  const o = m.malloc(Q);
+  m.free(sm);
+  m.free(fmask);
+  m.free(q);
+  m.free(kr);
+  m.free(vr);
+  const out = m.malloc(Q);
+  m.free(o);
+  void T;
+  return { out, held: null };
+}
+/** bf16 softmax(dtype=float32) converts the input first (only Half has the fused half_to_float path). */
+const HALF_TO_FLOAT_BF16 = false;
+
+function attention(m: A, s: ForwardShape, T: number): { out: Handle | null; kv: (Handle | null)[]; held: Handle | null } {
+  m.phase = 'attention projections and RoPE';
+  const B = s.bytes;
+  const h = s.hidden;
+  let Q: number;
+  let kSize: number;
+  let vSize: number;
+  let pre: (Handle | null)[] = [];
+  let k: Handle | null;
+  let v: Handle | null;
+  if (s.mla) {
+    const c = s.mla;
+    Q = T * s.heads * c.qkHeadDim * B;
+    kSize = Q;
+    vSize = T * s.heads * c.vHeadDim * B;
+    const qa = c.qLoraRank ? m.malloc(T * c.qLoraRank * B) : null;
+    const q = m.malloc(Q);
+    m.free(qa);
+    const ckv = m.malloc(T * (c.kvLoraRank + c.ropeDim) * B);
+    const kvn = rmsNorm(m, T * c.kvLoraRank, T, B);
+    const kvb = m.malloc(T * s.heads * (c.qkHeadDim - c.ropeDim + c.vHeadDim) * B);
+    m.free(kvn);
+    const kr = rope(m, T * c.ropeDim * B);
+    const qr = rope(m, T * s.heads * c.ropeDim * B);
+    const qc = s.batch > 1 ? m.malloc(Q) : null;
+    m.free(q);
+    m.free(qr);
+    k = m.malloc(kSize);
+    v = m.malloc(vSize);
+    m.free(kr);
+    m.free(ckv);
+    m.free(kvb);
+    pre = [qc];
+  } else {
+    Q = T * s.heads * s.headDim * B;
+    kSize = vSize = T * s.kvHeads * s.headDim * B;
+    const q = m.malloc(Q);
+    const k0 = m.malloc(kSize);
+    v = m.malloc(vSize);
+    const qe = rope(m, Q);
+    k = rope(m, kSize);
+    m.free(q);
+    m.free(k0);
+    pre = [qe];
+  }
+  let kv: (Handle | null)[] = [k, v];
+  if (s.staticCacheTokens === null && s.kvBytes === B) {
+    // DynamicLayer.update: torch.cat([empty, key_states]) stores copies; the rotated originals are dropped.
+    kv = [m.malloc(kSize), m.malloc(vSize)];
+    m.free(k);
+    m.free(v);
+  } else {
+    // The cache stores its own tensors (static: preallocated per layer on first use; quantized: converted).
+    const tokens = s.staticCacheTokens === null ? T : s.batch * s.staticCacheTokens;
+    const per = s.mla ? [kSize / T / B, vSize / T / B] : [s.kvHeads * s.headDim, s.kvHeads * s.headDim];
+    kv = [m.malloc(Math.ceil(tokens * per[0]! * s.kvBytes)), m.malloc(Math.ceil(tokens * per[1]! * s.kvBytes))];
+  }
+  let out: Handle | null;
+  let held: Handle | null = null;
+  if (s.attention === 'eager' || s.attention === 'math') ({ out, held } = scoresAttention(m, s, Q, T));
+  else {
+    out = m.malloc(T * s.heads * (s.mla ? s.mla.vHeadDim : s.headDim) * B);
+    const lse = m.malloc(T * s.heads * 4);
+    m.free(lse);
+  }
+  if (s.staticCacheTokens !== null || s.kvBytes !== B) {
+    m.free(k);
+    m.free(v);
+  }
+  const o = m.malloc(T * h * B);
+  m.free(out);
+  for (const p of pre) m.free(p);
+  return { out: o, kv, held };
+}
+
+export function decoderLayer(m: A, s: ForwardShape, T: number, input: Handle | null, moe: boolean): Handle | null {
+  const H = T * s.hidden * s.bytes;
+  const n1 = rmsNorm(m, T * s.hidden, T, s.bytes);
+  // `hidden_states, _ = self.self_attn(...)`: `_` keeps eager attention probabilities alive until the layer returns.
+  const { out: attn, held } = attention(m, s, T);
+  m.free(n1);
+  const residual = m.malloc(H);
+  m.free(attn);
+  const n2 = rmsNorm(m, T * s.hidden, T, s.bytes);
+  const ff = moe ? moeBlock(m, T, s) : mlp(m, T, s.intermediate, s);
+  m.free(n2);
+  const out = m.malloc(H);
+  m.free(ff);
+  m.free(residual);
+  m.free(held);
+  void input;
+  return out;
+}
