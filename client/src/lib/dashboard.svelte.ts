@@ -26,6 +26,10 @@ export const NVML_MARKER_CAPACITY = 500;
 export const STALE_AFTER_MS = 5000;
 /** A PyTorch sample older than this (sample time) no longer counts in the split, as on the agent. */
 export const TORCH_STALE_MS = 10_000;
+/** A PyTorch process silent this long has its series dropped (the history the page keeps: 1 h). */
+export const TORCH_RETIRE_MS = 3_600_000;
+/** At most this many PyTorch processes keep series in the page. */
+export const MAX_TORCH_PROCESSES = 64;
 
 export interface TorchSeries {
   pid: number;
@@ -204,7 +208,10 @@ export class Dashboard {
   #ingestEvents(events: readonly TorchEvent[]): void {
     for (const e of events) {
       this.#events.push(e);
-      this.#facts.set(e.pid, applyEvent(this.#facts.get(e.pid), e));
+      const f = applyEvent(this.#facts.get(e.pid), e);
+      this.#facts.delete(e.pid); // re-insert: the Map's order is then least recently heard from first
+      this.#facts.set(e.pid, f);
+      if (this.#facts.size > 2 * MAX_TORCH_PROCESSES) this.#facts.delete(this.#facts.keys().next().value as number);
     }
     this.events = this.#events.toArray();
     this.facts = Object.fromEntries(this.#facts);
@@ -228,8 +235,30 @@ export class Dashboard {
     }, 250);
   }
 
+  /**
+   * Retire the series of PyTorch processes that are gone: ended (or silent) for longer than the history the
+   * page keeps, and beyond MAX_TORCH_PROCESSES the longest silent first. Their facts go with them.
+   */
+  #retireTorch(newestMs: number): void {
+    const lastOf = (pid: number): number => this.#allocated.peek(String(pid))?.last?.x ?? -Infinity;
+    const pids = [...this.#torchGpu.keys()].sort((a, b) => lastOf(a) - lastOf(b));
+    const gone = pids.filter((pid, i) => newestMs - lastOf(pid) > TORCH_RETIRE_MS || pids.length - i > MAX_TORCH_PROCESSES);
+    if (gone.length === 0) return;
+    const latest = { ...this.torchLatest };
+    for (const pid of gone) {
+      this.#torchGpu.delete(pid);
+      this.#allocated.delete(String(pid));
+      this.#reserved.delete(String(pid));
+      this.#facts.delete(pid);
+      delete latest[pid];
+    }
+    this.torchLatest = latest;
+    this.facts = Object.fromEntries(this.#facts);
+  }
+
   #publish(): void {
     this.#dirty = false;
+    this.#retireTorch(this.lastTickMs ?? 0);
     const out: Record<string, GpuSeries> = {};
     for (const g of this.gpus) {
       const torch: TorchSeries[] = [];

@@ -58,6 +58,11 @@ export class SeriesSet {
     return s;
   }
 
+  /** The series if it exists (never creates one). */
+  peek(key: string): Series | undefined {
+    return this.#series.get(key);
+  }
+
   has(key: string): boolean {
     return this.#series.has(key);
   }

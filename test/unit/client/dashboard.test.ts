@@ -3,7 +3,7 @@
  * lists, PyTorch samples and events), and the history export built from it.
  */
 import { describe, expect, it } from 'vitest';
-import { Dashboard } from '../../../client/src/lib/dashboard.svelte.ts';
+import { Dashboard, TORCH_RETIRE_MS } from '../../../client/src/lib/dashboard.svelte.ts';
 import { CSV_HEADER, exportFileName, historyCsv, historyJson } from '../../../client/src/lib/exporting.ts';
 import { thresholdsFor, usableCapacity } from '../../../client/src/lib/gpuView.ts';
 import { EMPTY_ALERTS } from '../../../shared/alerts.ts';
@@ -53,6 +53,19 @@ describe('Dashboard on the recorded session', () => {
     const d = new Dashboard();
     feed(d, records, records[0]!.t + 110_000);
     expect(d.attribution[d.gpus[0]!.uuid]?.processes.map((p) => p.pid)).toEqual([423]);
+  });
+
+  it('retires the series of a PyTorch process an hour after it went silent', async () => {
+    const records = await sessionRecords();
+    const d = new Dashboard();
+    const end = records[records.length - 1]!.t;
+    feed(d, records, end);
+    const gpu = d.gpus[0]!;
+    expect(d.series[gpu.uuid]?.torch.map((t) => t.pid).sort()).toEqual([423, 964]);
+    d.applyTick({ timestampMs: end + TORCH_RETIRE_MS + 1000, gpus: [{ ...gpu, timestampMs: end + TORCH_RETIRE_MS + 1000 }] });
+    expect(d.series[gpu.uuid]?.torch).toEqual([]);
+    expect(d.facts[423]).toBeUndefined();
+    expect(d.torchLatest[423]).toBeUndefined();
   });
 
   it('exports the history as CSV (one row per point and series) and JSON', async () => {
