@@ -54,7 +54,8 @@ export function simulatePrefill(s: ForwardShape): ForwardResult {
   const cachePos = m.malloc(s.seq * 8);
   let mask: Handle | null = null;
   if (s.attention === 'eager') {
-    const bool = m.malloc(s.batch * s.seq * s.seq);
+    // masking_utils.eager_mask: the causal rule gives a (1, 1, s, s) bool, torch.where expands it to (b, 1, s, s).
+    const bool = m.malloc(s.seq * s.seq);
     mask = m.malloc(s.batch * s.seq * s.seq * B);
     m.free(bool);
   }
