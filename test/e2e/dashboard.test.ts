@@ -83,6 +83,24 @@ describe('overlay dashboard on the replayed real session', () => {
     await page.screenshot({ path: screenshotPath('dashboard-2-kv-band'), fullPage: true });
   });
 
+  it('follows the newest minute when the window is set to 1 min, and the whole history with "all"', async () => {
+    const detail = page.locator('[data-testid="gpu-detail"]');
+    const canvas = detail.locator('[data-testid="used-chart"]');
+    const span = async (): Promise<number> => Number(await canvas.getAttribute('data-x-max-ms')) - Number(await canvas.getAttribute('data-x-min-ms'));
+    await detail.getByRole('button', { name: '1 min', exact: true }).click();
+    await page.waitForFunction(() => {
+      const c = document.querySelector('[data-testid="gpu-detail"] [data-testid="used-chart"]');
+      return Number(c?.getAttribute('data-x-max-ms')) - Number(c?.getAttribute('data-x-min-ms')) === 60_000;
+    });
+    expect(await span()).toBe(60_000);
+    await detail.getByRole('button', { name: 'all', exact: true }).click();
+    await page.waitForFunction(() => {
+      const c = document.querySelector('[data-testid="gpu-detail"] [data-testid="used-chart"]');
+      return Number(c?.getAttribute('data-x-max-ms')) - Number(c?.getAttribute('data-x-min-ms')) > 60_000;
+    });
+    await detail.getByRole('button', { name: '5 min', exact: true }).click();
+  });
+
   it('puts the OOM marker at the recorded time of the OOM', async () => {
     const marker = page.locator('[data-testid="marker"][data-kind="oom"]').first();
     await marker.waitFor({ timeout: 60_000 });

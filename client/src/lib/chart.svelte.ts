@@ -136,6 +136,7 @@ function oldestMs(input: MemoryChartInput): number | null {
 export function memoryChart(input: () => MemoryChartInput, onApi?: (api: ChartApi | null) => void): Attachment<HTMLCanvasElement> {
   return (canvas) => {
     let userView = false;
+    let resetting = false;
     const chart = new Chart<'line', Point[]>(canvas, {
       type: 'line',
       data: { datasets: [] },
@@ -160,7 +161,8 @@ export function memoryChart(input: () => MemoryChartInput, onApi?: (api: ChartAp
           zoom: {
             limits: { x: { minRange: 1000 }, y: { min: 0 } },
             pan: { enabled: true, mode: 'x', onPanComplete: () => (userView = true) },
-            zoom: { wheel: { enabled: true, modifierKey: 'ctrl' }, pinch: { enabled: true }, drag: { enabled: true, modifierKey: 'shift' }, mode: 'x', onZoomComplete: () => (userView = true) },
+            // resetZoom() reports a zoom-complete too: only the user's gestures stop the view from following.
+            zoom: { wheel: { enabled: true, modifierKey: 'ctrl' }, pinch: { enabled: true }, drag: { enabled: true, modifierKey: 'shift' }, mode: 'x', onZoomComplete: () => (userView = !resetting) },
           },
         },
       },
@@ -224,6 +226,8 @@ export function memoryChart(input: () => MemoryChartInput, onApi?: (api: ChartAp
       chart.update('none');
       chartTuning.onRedraw?.(performance.now() - t0, i.compact);
       canvas.dataset.points = String(i.used?.points.length ?? 0);
+      canvas.dataset.xMinMs = String(chart.scales.x?.min ?? '');
+      canvas.dataset.xMaxMs = String(chart.scales.x?.max ?? '');
       canvas.dataset.datasets = String(chart.data.datasets.length);
     };
     // Redraw at most every `minIntervalMs`, in a frame shared fairly with the other charts (redraw.ts): ticks,
@@ -262,7 +266,9 @@ export function memoryChart(input: () => MemoryChartInput, onApi?: (api: ChartAp
     const api: ChartApi = {
       reset() {
         userView = false;
+        resetting = true;
         chart.resetZoom('none');
+        resetting = false;
         pending = untrack(input);
         flush();
       },
