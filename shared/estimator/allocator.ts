@@ -57,7 +57,11 @@ export class CachingAllocator {
   private readonly pool: Block[] = [];
   private readonly sizes: number[] = [];
   private readonly addrs: number[] = [];
-  private nextAddr = 0;
+  private nextAddr = 2 ** 29; // segments opened here lie above the seeded tails (addresses in 512-byte units)
+  private readonly tailSizes: number[] = [];
+  private tailHash1 = 0;
+  private tailHash2 = 0;
+  private tailAddr = 0;
   private smallLive = 0;
   private smallReserved = 0;
 
@@ -123,7 +127,14 @@ export class CachingAllocator {
     }
     const best = this.bestFit(size);
     let block: Block;
-    if (best >= 0) {
+    const tail = this.bestTail(size);
+    if (tail >= 0 && (best < 0 || this.tailSizes[tail]! <= this.sizes[best]!)) {
+      // A seeded tail: lower address than any segment opened here, so it wins ties too.
+      const tsize = this.tailSizes[tail]!;
+      this.tailSizes.splice(tail, 1);
+      this.hashTail(tsize, -1);
+      block = { addr: this.tailAddr++, size: tsize, free: true, slot: -1, prev: null, next: null };
+    } else if (best >= 0) {
       block = this.pool[best]!;
       this.take(block);
     } else {
@@ -182,6 +193,8 @@ export class CachingAllocator {
     // Two independent order-independent sums of per-block mixes (a 64-bit fingerprint of the state).
     let h1 = this.smallLive * 31 + this.smallReserved;
     let h2 = this.smallReserved * 17 + this.smallLive;
+    h1 = (h1 + this.tailHash1) | 0;
+    h2 = (h2 + this.tailHash2) | 0;
     for (const b of this.pool) {
       const flag = (b.prev !== null && b.prev === live ? 1 : 0) + (b.next !== null && b.next === live ? 2 : 0);
       const lo = b.size % 0x40000000;
@@ -201,6 +214,43 @@ export class CachingAllocator {
     if (this.allocatedBytes > this.peakAllocatedBytes) this.notePeak();
   }
 
+  /** Sizes in bytes of the cached large blocks, in pool order. */
+  freeList(): number[] {
+    return this.sizes.map((x) => x * MIN_BLOCK);
+  }
+
+  /**
+   * Cached free blocks that already exist (reserved earlier: the tails of the weights' segments, walled in by
+   * weights). Kept apart in a sorted list (often dozens of equal tails) until one is used.
+   */
+  seedFree(blocks: readonly number[]): void {
+    for (const bytes of blocks) {
+      const t = Math.floor(bytes / MIN_BLOCK);
+      this.tailSizes.push(t);
+      this.hashTail(t, 1);
+    }
+    this.tailSizes.sort((x, y) => x - y);
+  }
+
+  private hashTail(t: number, sign: 1 | -1): void {
+    this.tailHash1 = (this.tailHash1 + sign * Math.imul(t, 0x2c1b3c6d)) | 0;
+    this.tailHash2 = (this.tailHash2 + sign * Math.imul(t ^ 0x5bd1e995, 0x297a2d39)) | 0;
+  }
+
+  /** Index of the smallest seeded tail of at least `size` units, or -1. */
+  private bestTail(size: number): number {
+    const t = this.tailSizes;
+    if (t.length === 0 || t[t.length - 1]! < size) return -1;
+    let lo = 0;
+    let hi = t.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (t[mid]! < size) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  }
+
   /** Sizes (512-byte units) of the cached large blocks of at least `minUseful` bytes, sorted, as a key. */
   freeSizes(minUseful = 0): string {
     const min512 = minUseful / MIN_BLOCK;
@@ -209,12 +259,37 @@ export class CachingAllocator {
 
 }
 
+/** Weights as the allocator holds them: reserved segments, and the free tails left in them (bytes). */
+export interface ResidentLayout {
+  reservedBytes: number;
+  /** Cached free blocks inside the weights' segments, usable by the forward's 1–20 MiB requests. */
+  freeBlocks: number[];
+}
+
 /**
- * Reserved bytes of tensors allocated once and kept (weights), in model-construction order: the first
- * body tensor (embedding), every layer's tensors, then the rest (final norm, lm_head). Layers whose packing
- * repeats (same cached free blocks after the layer) are extrapolated instead of replayed.
+ * Tensors allocated once and kept (weights), in model-construction order: the first body tensor (embedding),
+ * every layer's tensors, then the rest (final norm, lm_head). Nothing is freed, so once the packing of a layer
+ * repeats (same cached blocks large enough for its tensors), later layers add the same segments and the same
+ * too-small tails: those periods are extrapolated, the tails kept for the forward.
  */
-export function residentReservedBytes(layerTensors: readonly number[], layers: number, bodyTensors: readonly number[]): number {
+export function residentLayout(layerTensors: readonly number[], layers: number, bodyTensors: readonly number[]): ResidentLayout & { key: string } {
+  const key = `${layerTensors.join(',')}|${layers}|${bodyTensors.join(',')}`;
+  const hit = layoutMemo.get(key);
+  if (hit) return hit;
+  const r = { ...computeLayout(layerTensors, layers, bodyTensors), key };
+  if (layoutMemo.size >= 256) layoutMemo.delete(layoutMemo.keys().next().value!);
+  layoutMemo.set(key, r);
+  return r;
+}
+
+const layoutMemo = new Map<string, ResidentLayout & { key: string }>();
+
+/** Drop memoised weight layouts (benchmarks measure the cold path). */
+export function clearLayoutMemo(): void {
+  layoutMemo.clear();
+}
+
+function computeLayout(layerTensors: readonly number[], layers: number, bodyTensors: readonly number[]): ResidentLayout {
   const sim = new CachingAllocator();
   // Small tensors (norms, biases) share 2 MiB segments; they never touch the large pool.
   let small = 0;
@@ -229,23 +304,47 @@ export function residentReservedBytes(layerTensors: readonly number[], layers: n
     else sim.malloc(t);
   };
   if (first !== undefined) body(first);
-  // Cached blocks smaller than every large tensor of a layer can never be used again: leave them out.
   let minLarge = Infinity;
   for (const t of large) minLarge = Math.min(minLarge, roundRequest(t));
-  const seen = new Map<string, { layer: number; reserved: number }>();
+  const seen = new Map<string, { layer: number; reserved: number; dead: number[] }>();
   let extra = 0;
+  const extraTails: number[] = [];
   for (let layer = 0; layer < layers; layer++) {
     for (const t of large) sim.malloc(t);
     if (extra > 0) continue;
     const sig = sim.freeSizes(minLarge);
     const prev = seen.get(sig);
+    const dead = sim.freeList().filter((x) => x < minLarge);
     if (prev) {
       const period = layer - prev.layer;
       const periods = Math.floor((layers - 1 - layer) / period);
       extra = periods * (sim.reservedBytes - prev.reserved);
+      // Dead tails only accumulate (never used, never freed): the period adds the same ones again.
+      const added = multisetMinus(dead, prev.dead);
+      for (let i = 0; i < periods; i++) extraTails.push(...added);
       layer += periods * period;
-    } else seen.set(sig, { layer, reserved: sim.reservedBytes });
+    } else seen.set(sig, { layer, reserved: sim.reservedBytes, dead });
   }
   rest.forEach(body);
-  return sim.reservedBytes + extra + Math.ceil(small / SMALL_BUFFER) * SMALL_BUFFER;
+  return {
+    reservedBytes: sim.reservedBytes + extra + Math.ceil(small / SMALL_BUFFER) * SMALL_BUFFER,
+    freeBlocks: [...sim.freeList(), ...extraTails],
+  };
+}
+
+function multisetMinus(a: number[], b: number[]): number[] {
+  const left = new Map<number, number>();
+  for (const x of b) left.set(x, (left.get(x) ?? 0) + 1);
+  const out: number[] = [];
+  for (const x of a) {
+    const n = left.get(x) ?? 0;
+    if (n > 0) left.set(x, n - 1);
+    else out.push(x);
+  }
+  return out;
+}
+
+/** Reserved bytes of the weights (see residentLayout). */
+export function residentReservedBytes(layerTensors: readonly number[], layers: number, bodyTensors: readonly number[]): number {
+  return residentLayout(layerTensors, layers, bodyTensors).reservedBytes;
 }

@@ -3,7 +3,7 @@
  * caching-allocator model (forward.ts); decode adds one token per step, and DynamicCache's torch.cat
  * keeps the old and the new copy of one layer's K (or V) alive at once.
  */
-import { residentReservedBytes, roundRequest } from './allocator.ts';
+import { residentLayout, roundRequest } from './allocator.ts';
 import { KV_BYTES } from './dtypes.ts';
 import { replayPrefill, type ForwardShape } from './forward.ts';
 import { cublasWorkspaceBytes } from './gpus.ts';
@@ -44,7 +44,7 @@ export function forwardShape(r: Resolved, layers: number, staticTokens: number |
     batch: r.batch, seq: r.prompt, bytes: r.bytes, hidden: m.hidden, heads: m.heads / r.tp, kvHeads: kvHeadsPerRank(m.kvHeads, r.tp),
     headDim: m.headDim, intermediate: m.intermediate / r.tp, vocab: Math.ceil(m.vocab / r.tp), layers,
     attention: sdpaBackend(r), logitsAll: r.logits === 'all', logitsFp32: r.logitsFp32, kvBytes: KV_BYTES[r.kvDtype],
-    staticCacheTokens: staticTokens, moe, mla,
+    staticCacheTokens: staticTokens, moe, mla, weightTails: [], weightTailsKey: '',
   };
 }
 
@@ -52,7 +52,8 @@ export function hfRuntime(r: Resolved, w: WeightsBreakdown, weightsPerGpu: numbe
   const layers = w.layersPerGpu;
   const ctx = r.prompt + r.newTokens;
   const staticTokens = r.engine.kind === 'hf-static' ? Math.max(r.engine.maxCacheTokens ?? ctx, r.prompt) : null;
-  const sim = replayPrefill(forwardShape(r, layers, staticTokens));
+  const resident = residentLayout(w.layerTensorBytes, layers, w.bodyTensorBytes);
+  const sim = replayPrefill({ ...forwardShape(r, layers, staticTokens), weightTails: resident.freeBlocks, weightTailsKey: resident.key });
   const workspace = cublasWorkspaceBytes(r.gpu);
   // RoPE inv_freq and original_inv_freq buffers (fp32, head_dim / 2 each).
   const buffers = 2 * roundRequest(((r.model.mla ? r.model.mla.qkRopeHeadDim : r.model.headDim) / 2) * 4);
@@ -70,8 +71,7 @@ export function hfRuntime(r: Resolved, w: WeightsBreakdown, weightsPerGpu: numbe
     const step = r.batch * (4 * r.model.hidden + 3 * (r.model.intermediate / r.tp)) * r.bytes + r.batch * r.model.vocab * r.bytes;
     decodePeak = base + kvFinalBytes + (staticTokens === null ? perLayerTensor : 0) + step + logitsBytes + idsBytes;
   }
-  const weightSegments = residentReservedBytes(w.layerTensorBytes, layers, w.bodyTensorBytes);
-  const reserved = weightSegments + workspace + sim.reservedBytes;
+  const reserved = resident.reservedBytes + workspace + sim.reservedBytes;
   return {
     kvPrefillBytes: kvPrefill, activationBytes: activation, logitsBytes, workspaceBytes: workspace + buffers,
     prefillPeakBytes: prefillPeak, decodePeakBytes: decodePeak, reservedBytes: reserved, nonTorchBytes: r.gpu.contextBytes,

@@ -28,6 +28,10 @@ export interface ForwardShape {
   staticCacheTokens: number | null;
   moe: { experts: number; topK: number; intermediate: number; sharedWidth: number; denseLayers: number } | null;
   mla: { kvLoraRank: number; qLoraRank: number | null; qkHeadDim: number; ropeDim: number; vHeadDim: number } | null;
+  /** Free tails of the weights' segments (bytes): cached blocks the forward's 1–20 MiB requests can use. */
+  weightTails: number[];
+  /** Identifies weightTails in memo keys (the weights layout they come from). */
+  weightTailsKey: string;
 }
 
 export interface ForwardResult {

@@ -1,6 +1,6 @@
 /** The caching-allocator model follows PyTorch's rules (CUDACachingAllocator.cpp, default settings). */
 import { describe, expect, it } from 'vitest';
-import { CachingAllocator, residentReservedBytes, roundRequest, segmentSize } from '../../../shared/estimator/allocator.ts';
+import { CachingAllocator, residentLayout, residentReservedBytes, roundRequest, segmentSize } from '../../../shared/estimator/allocator.ts';
 
 const MiB = 1024 * 1024;
 
@@ -73,10 +73,14 @@ describe('prefill replay', () => {
     const { simulatePrefill, setRepeatSkipping } = await import('../../../shared/estimator/forward.ts');
     const { forwardShape } = await import('../../../shared/estimator/hf.ts');
     const { resolveInput } = await import('../../../shared/estimator/resolve.ts');
-    const { findModel } = await import('../../../shared/estimator/index.ts');
-    for (const [id, batch, seq, attention] of [['qwen2.5-0.5b', 1, 512, 'sdpa'], ['llama-3-8b', 1, 512, 'eager'], ['gemma-2-9b', 2, 3000, 'sdpa'], ['mixtral-8x7b', 4, 1024, 'sdpa']] as const) {
+    const { findModel, weightsBreakdown } = await import('../../../shared/estimator/index.ts');
+    const cases = [['qwen2.5-0.5b', 1, 512, 'sdpa'], ['tinyllama-1.1b', 1, 4096, 'sdpa'], ['llama-3-8b', 1, 512, 'eager'], ['gemma-2-9b', 2, 3000, 'sdpa'], ['mixtral-8x7b', 4, 1024, 'sdpa']] as const;
+    for (const [id, batch, seq, attention] of cases) {
       const model = findModel(id)!;
-      const shape = forwardShape(resolveInput({ model, dtype: 'bf16', batch, promptTokens: seq, attention }), model.layers, null);
+      const w = weightsBreakdown(model, 'bf16', 'bf16');
+      const layout = residentLayout(w.layerTensorBytes, w.layersPerGpu, w.bodyTensorBytes);
+      const base = forwardShape(resolveInput({ model, dtype: 'bf16', batch, promptTokens: seq, attention }), model.layers, null);
+      const shape = { ...base, weightTails: layout.freeBlocks, weightTailsKey: layout.key };
       setRepeatSkipping(false);
       const full = simulatePrefill(shape);
       setRepeatSkipping(true);
