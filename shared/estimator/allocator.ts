@@ -11,8 +11,8 @@
  * Stats follow the allocator: allocated counts the block handed out (a whole unsplit block included).
  */
 const MIN_BLOCK = 512;
-const SMALL_SIZE = 1 << 20;
-const SMALL_BUFFER = 2 << 20;
+export const SMALL_SIZE = 1 << 20;
+export const SMALL_BUFFER = 2 << 20;
 const LARGE_BUFFER = 20 << 20;
 const MIN_LARGE_ALLOC = 10 << 20;
 const ROUND_LARGE = 2 << 20;
@@ -257,94 +257,4 @@ export class CachingAllocator {
     return this.sizes.filter((x) => x >= min512).sort((x, y) => x - y).join(',');
   }
 
-}
-
-/** Weights as the allocator holds them: reserved segments, and the free tails left in them (bytes). */
-export interface ResidentLayout {
-  reservedBytes: number;
-  /** Cached free blocks inside the weights' segments, usable by the forward's 1–20 MiB requests. */
-  freeBlocks: number[];
-}
-
-/**
- * Tensors allocated once and kept (weights), in model-construction order: the first body tensor (embedding),
- * every layer's tensors, then the rest (final norm, lm_head). Nothing is freed, so once the packing of a layer
- * repeats (same cached blocks large enough for its tensors), later layers add the same segments and the same
- * too-small tails: those periods are extrapolated, the tails kept for the forward.
- */
-export function residentLayout(layerTensors: readonly number[], layers: number, bodyTensors: readonly number[]): ResidentLayout & { key: string } {
-  const key = `${layerTensors.join(',')}|${layers}|${bodyTensors.join(',')}`;
-  const hit = layoutMemo.get(key);
-  if (hit) return hit;
-  const r = { ...computeLayout(layerTensors, layers, bodyTensors), key };
-  if (layoutMemo.size >= 256) layoutMemo.delete(layoutMemo.keys().next().value!);
-  layoutMemo.set(key, r);
-  return r;
-}
-
-const layoutMemo = new Map<string, ResidentLayout & { key: string }>();
-
-/** Drop memoised weight layouts (benchmarks measure the cold path). */
-export function clearLayoutMemo(): void {
-  layoutMemo.clear();
-}
-
-function computeLayout(layerTensors: readonly number[], layers: number, bodyTensors: readonly number[]): ResidentLayout {
-  const sim = new CachingAllocator();
-  // Small tensors (norms, biases) share 2 MiB segments; they never touch the large pool.
-  let small = 0;
-  const large: number[] = [];
-  for (const t of layerTensors) {
-    if (roundRequest(t) <= SMALL_SIZE) small += roundRequest(t) * layers;
-    else large.push(t);
-  }
-  const [first, ...rest] = bodyTensors;
-  const body = (t: number): void => {
-    if (roundRequest(t) <= SMALL_SIZE) small += roundRequest(t);
-    else sim.malloc(t);
-  };
-  if (first !== undefined) body(first);
-  let minLarge = Infinity;
-  for (const t of large) minLarge = Math.min(minLarge, roundRequest(t));
-  const seen = new Map<string, { layer: number; reserved: number; dead: number[] }>();
-  let extra = 0;
-  const extraTails: number[] = [];
-  for (let layer = 0; layer < layers; layer++) {
-    for (const t of large) sim.malloc(t);
-    if (extra > 0) continue;
-    const sig = sim.freeSizes(minLarge);
-    const prev = seen.get(sig);
-    const dead = sim.freeList().filter((x) => x < minLarge);
-    if (prev) {
-      const period = layer - prev.layer;
-      const periods = Math.floor((layers - 1 - layer) / period);
-      extra = periods * (sim.reservedBytes - prev.reserved);
-      // Dead tails only accumulate (never used, never freed): the period adds the same ones again.
-      const added = multisetMinus(dead, prev.dead);
-      for (let i = 0; i < periods; i++) extraTails.push(...added);
-      layer += periods * period;
-    } else seen.set(sig, { layer, reserved: sim.reservedBytes, dead });
-  }
-  rest.forEach(body);
-  return {
-    reservedBytes: sim.reservedBytes + extra + Math.ceil(small / SMALL_BUFFER) * SMALL_BUFFER,
-    freeBlocks: [...sim.freeList(), ...extraTails],
-  };
-}
-
-function multisetMinus(a: number[], b: number[]): number[] {
-  const left = new Map<number, number>();
-  for (const x of b) left.set(x, (left.get(x) ?? 0) + 1);
-  const out: number[] = [];
-  for (const x of a) {
-    const n = left.get(x) ?? 0;
-    if (n > 0) left.set(x, n - 1);
-    else out.push(x);
-  }
-  return out;
-}
-
-/** Reserved bytes of the weights (see residentLayout). */
-export function residentReservedBytes(layerTensors: readonly number[], layers: number, bodyTensors: readonly number[]): number {
-  return residentLayout(layerTensors, layers, bodyTensors).reservedBytes;
 }

@@ -11,7 +11,8 @@
  * (bf16 input has no half_to_float fast path), so scores peak at 2 + 4 + 4 B per element; fp32 SDPA with
  * GQA falls back to the math kernel, which materialises the scores, a safe-softmax output and a bool mask.
  */
-import { CachingAllocator, clearLayoutMemo, type Handle } from './allocator.ts';
+import { CachingAllocator, type Handle } from './allocator.ts';
+import { clearLayoutMemo } from './weightsLayout.ts';
 import { decoderLayer, rmsNorm, type ForwardResult, type ForwardShape } from './layers.ts';
 
 export type { ForwardResult, ForwardShape } from './layers.ts';
@@ -51,7 +52,7 @@ export function simulatePrefill(s: ForwardShape): ForwardResult {
   m.seedFree(s.weightTails);
   const T = s.batch * s.seq;
   const B = s.bytes;
-  const ids = m.malloc(T * 8);
+  m.malloc(T * 8); // input_ids: the caller holds them through the forward
   const embeds = m.malloc(T * s.hidden * B);
   const cachePos = m.malloc(s.seq * 8);
   let mask: Handle | null = null;
@@ -86,7 +87,7 @@ export function simulatePrefill(s: ForwardShape): ForwardResult {
   let skipped = false;
   for (let layer = 0; layer < s.layers; layer++) {
     const moe = s.moe !== null && layer >= s.moe.denseLayers;
-    const out = decoderLayer(m, s, T, hidden, moe);
+    const out = decoderLayer(m, s, T, moe);
     if (hidden !== embeds) m.free(hidden);
     hidden = out;
     if (skipped || !SKIP_REPEATS || s.layers - 1 - layer < 2) continue;
@@ -119,7 +120,6 @@ export function simulatePrefill(s: ForwardShape): ForwardResult {
     m.free(logits);
   }
   m.free(nf);
-  void ids;
   return {
     peakBytes: Math.max(peakLayers, m.peakAllocatedBytes),
     peakPhase: peakLayers >= m.peakAllocatedBytes ? `${layersPhase}, last layer` : m.peakPhase,

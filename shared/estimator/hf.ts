@@ -3,7 +3,8 @@
  * caching-allocator model (forward.ts); decode adds one token per step, and DynamicCache's torch.cat
  * keeps the old and the new copy of one layer's K (or V) alive at once.
  */
-import { residentLayout, roundRequest } from './allocator.ts';
+import { roundRequest } from './allocator.ts';
+import { residentLayout } from './weightsLayout.ts';
 import { KV_BYTES } from './dtypes.ts';
 import { replayPrefill, type ForwardShape } from './forward.ts';
 import { cublasWorkspaceBytes } from './gpus.ts';
@@ -41,7 +42,7 @@ export function forwardShape(r: Resolved, layers: number, staticTokens: number |
     ? { kvLoraRank: m.mla.kvLoraRank, qLoraRank: m.mla.qLoraRank, qkHeadDim: m.mla.qkNopeHeadDim + m.mla.qkRopeHeadDim, ropeDim: m.mla.qkRopeHeadDim, vHeadDim: m.mla.vHeadDim }
     : null;
   return {
-    batch: r.batch, seq: r.prompt, bytes: r.bytes, hidden: m.hidden, heads: m.heads / r.tp, kvHeads: kvHeadsPerRank(m.kvHeads, r.tp),
+    dtype: r.dtype, batch: r.batch, seq: r.prompt, bytes: r.bytes, hidden: m.hidden, heads: m.heads / r.tp, kvHeads: kvHeadsPerRank(m.kvHeads, r.tp),
     headDim: m.headDim, intermediate: m.intermediate / r.tp, vocab: Math.ceil(m.vocab / r.tp), layers,
     attention: sdpaBackend(r), logitsAll: r.logits === 'all', logitsFp32: r.logitsFp32, kvBytes: KV_BYTES[r.kvDtype],
     staticCacheTokens: staticTokens, moe, mla, weightTails: [], weightTailsKey: '',

@@ -7,6 +7,8 @@
 import type { CachingAllocator, Handle } from './allocator.ts';
 
 export interface ForwardShape {
+  /** Activation dtype (bf16 eager softmax converts to an fp32 copy first; fp16 has a fused path). */
+  dtype: 'fp32' | 'fp16' | 'bf16';
   batch: number;
   seq: number;
   /** Activation bytes per element (2 or 4). */
@@ -136,7 +138,7 @@ function moeBlock(m: A, T: number, s: ForwardShape): Handle | null {
 }
 
 /** Scores-materialising attention (eager or the SDPA math kernel); returns the (b, s, a·d) output. */
-function scoresAttention(m: A, s: ForwardShape, Q: number, T: number): { out: Handle | null; held: Handle | null } {
+function scoresAttention(m: A, s: ForwardShape, Q: number): { out: Handle | null; held: Handle | null } {
   m.phase = s.attention === 'eager' ? 'eager attention scores (b·a·s²)' : 'SDPA math-kernel scores (b·a·s²)';
   const B = s.bytes;
   const scores = s.batch * s.heads * s.seq * s.seq;
@@ -153,7 +155,7 @@ function scoresAttention(m: A, s: ForwardShape, Q: number, T: number): { out: Ha
     const masked = m.malloc(scores * B);
     m.free(scaled);
     // softmax(dtype=fp32): fp16 has a half_to_float kernel; bf16 is converted to an fp32 copy first.
-    const conv = s.bytes === 2 && !HALF_TO_FLOAT_BF16 ? m.malloc(scores * 4) : null;
+    const conv = s.dtype === 'bf16' ? m.malloc(scores * 4) : null;
     const sm = m.malloc(scores * 4);
     m.free(conv);
     const probs = B < 4 ? m.malloc(scores * B) : sm;
@@ -191,11 +193,8 @@ function scoresAttention(m: A, s: ForwardShape, Q: number, T: number): { out: Ha
   m.free(vr);
   const out = m.malloc(Q);
   m.free(o);
-  void T;
   return { out, held: null };
 }
-/** bf16 softmax(dtype=float32) converts the input first (only Half has the fused half_to_float path). */
-const HALF_TO_FLOAT_BF16 = false;
 
 function attention(m: A, s: ForwardShape, T: number): { out: Handle | null; kv: (Handle | null)[]; held: Handle | null } {
   m.phase = 'attention projections and RoPE';
@@ -256,7 +255,7 @@ function attention(m: A, s: ForwardShape, T: number): { out: Handle | null; kv: 
   }
   let out: Handle | null;
   let held: Handle | null = null;
-  if (s.attention === 'eager' || s.attention === 'math') ({ out, held } = scoresAttention(m, s, Q, T));
+  if (s.attention === 'eager' || s.attention === 'math') ({ out, held } = scoresAttention(m, s, Q));
   else {
     out = m.malloc(T * s.heads * (s.mla ? s.mla.vHeadDim : s.headDim) * B);
     const lse = m.malloc(T * s.heads * 4);
@@ -272,7 +271,7 @@ function attention(m: A, s: ForwardShape, T: number): { out: Handle | null; kv: 
   return { out: o, kv, held };
 }
 
-export function decoderLayer(m: A, s: ForwardShape, T: number, input: Handle | null, moe: boolean): Handle | null {
+export function decoderLayer(m: A, s: ForwardShape, T: number, moe: boolean): Handle | null {
   const H = T * s.hidden * s.bytes;
   const n1 = rmsNorm(m, T * s.hidden, T, s.bytes);
   // `hidden_states, _ = self.self_attn(...)`: `_` keeps eager attention probabilities alive until the layer returns.
@@ -287,6 +286,5 @@ export function decoderLayer(m: A, s: ForwardShape, T: number, input: Handle | n
   m.free(ff);
   m.free(residual);
   m.free(held);
-  void input;
   return out;
 }

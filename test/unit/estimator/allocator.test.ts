@@ -1,6 +1,7 @@
 /** The caching-allocator model follows PyTorch's rules (CUDACachingAllocator.cpp, default settings). */
 import { describe, expect, it } from 'vitest';
-import { CachingAllocator, residentLayout, residentReservedBytes, roundRequest, segmentSize } from '../../../shared/estimator/allocator.ts';
+import { CachingAllocator, roundRequest, segmentSize } from '../../../shared/estimator/allocator.ts';
+import { residentLayout, residentReservedBytes } from '../../../shared/estimator/weightsLayout.ts';
 
 const MiB = 1024 * 1024;
 
