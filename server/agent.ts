@@ -109,8 +109,10 @@ export async function startAgent(config: Config, options: AgentOptions = {}): Pr
     });
   }
   const agentModel = resolveAgentModel(config.model);
+  const { enabled, headroom, forecast } = alerts.engine.config;
+  const alertSettings = { enabled, headroom, maxBatch: forecast.maxBatch, maxSeqLen: forecast.maxSeqLen };
   io.on('connection', (socket) => {
-    socket.emit('snapshot', { ...hub.snapshot(), agentModel });
+    socket.emit('snapshot', { ...hub.snapshot(), agentModel, alertSettings });
     registerSocketHandlers(socket, { hub, source });
   });
   const detachBroadcast = attachBroadcast(io, hub);

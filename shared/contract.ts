@@ -5,7 +5,7 @@
  */
 import type { GpuProcess, GpuSample, HostSample, Inventory, TorchEvent, TorchSample } from './data.ts';
 import type { SourceState } from './source.ts';
-import type { AlertEvent, AlertsSnapshot, WebhookStatus } from './alerts.ts';
+import type { AlertConfig, AlertEvent, AlertsSnapshot, WebhookStatus } from './alerts.ts';
 import type { AttributionFrame, AttributionSnapshot } from './attribution.ts';
 import type { ModelSpec, WeightScheme } from './estimator/types.ts';
 
@@ -39,6 +39,17 @@ export interface Snapshot {
   attribution: AttributionSnapshot;
   /** The model given with `--model`, resolved by the agent (absent or null when none was given). */
   agentModel?: AgentModel | null;
+  /** The alert thresholds and configured maximum the dashboard draws (absent: the defaults). */
+  alertSettings?: DashboardAlertSettings | null;
+}
+
+/** From the agent's alert settings: the headroom thresholds and the engine's configured maximum batch × length. */
+export interface DashboardAlertSettings {
+  enabled: boolean;
+  headroom: AlertConfig['headroom'];
+  maxBatch: number | null;
+  /** Prompt + generated tokens per sequence. */
+  maxSeqLen: number | null;
 }
 
 /** `--model` as the dashboard's prediction uses it: the architecture and exact weight bytes, never a path. */
