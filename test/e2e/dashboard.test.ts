@@ -4,7 +4,9 @@
  * the KV band during requests, the OOM marker lands at the recorded time, the what-if slider moves the
  * predicted total to the estimator's value, and export downloads files. Screenshots for each step.
  */
-import { readFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Agent } from '../../server/agent.ts';
@@ -160,17 +162,26 @@ describe('overlay dashboard on the replayed real session', () => {
     expect(errors).toEqual([]);
   });
 
-  it('predicts for the model given to the agent with --model, over what the hook reports', async () => {
-    const withModel = await startTestAgent(['--source', 'replay', '--replay-speed', String(SPEED), '--model', 'qwen2.5-7b']);
+  it('predicts for the model given to the agent with --model, at the configured maximum of its --config', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'headroom-dash-'));
+    const configFile = join(dir, 'alerts.json');
+    await writeFile(configFile, JSON.stringify({ alerts: { forecast: { maxBatch: 8, maxSeqLen: 8192 } } }));
+    const withModel = await startTestAgent(['--source', 'replay', '--replay-speed', String(SPEED), '--model', 'qwen2.5-7b', '--config', configFile]);
     const p = await browser.newPage({ viewport: { width: 1600, height: 1000 } });
     try {
       await p.goto(withModel.url);
       await p.locator('[data-testid="model-source"][data-source="agent"]').waitFor({ timeout: 30_000 });
       await expect(p.locator('[data-testid="model-name"]').textContent()).resolves.toBe('Qwen2.5-7B');
+      // The what-if starts at the engine's configured maximum: 8 sequences × 8192 tokens.
+      await expect(p.locator('[data-testid="whatif-batch"]').inputValue()).resolves.toBe('8');
+      await expect(p.locator('[data-testid="whatif-promptTokens"]').inputValue()).resolves.toBe('8192');
+      const kv = Number(await p.locator('[data-testid="whatif-kv"]').getAttribute('data-bytes'));
+      expect(kv).toBe(8 * 8192 * 57_344); // Qwen2.5-7B: 57,344 B of KV per token in bf16
       await p.screenshot({ path: screenshotPath('dashboard-6-agent-model'), fullPage: true });
     } finally {
       await p.close();
       await withModel.close();
+      await rm(dir, { recursive: true, force: true });
     }
   });
 });

@@ -4,7 +4,7 @@
  * `Series` buffers (appended in place, dropped in chunks) and are published as `$state.raw` views whose
  * version changes on every tick, so nothing deep-proxies an hour of points.
  */
-import type { AgentModel, GpuTick, ProcessesUpdate, Snapshot } from '../../../shared/contract.ts';
+import type { AgentModel, DashboardAlertSettings, GpuTick, ProcessesUpdate, Snapshot } from '../../../shared/contract.ts';
 import type { GpuProcess, GpuSample, HostSample, Inventory, TorchEvent, TorchSample } from '../../../shared/data.ts';
 import { RingBuffer } from '../../../shared/ringBuffer.ts';
 import type { SourceState } from '../../../shared/source.ts';
@@ -62,6 +62,8 @@ export class Dashboard {
   series = $state.raw<Record<string, GpuSeries>>({});
   /** The model given to the agent with --model (resolved there), or null. */
   agentModel = $state.raw<AgentModel | null>(null);
+  /** The agent's alert thresholds and configured maximum (null: the defaults). */
+  alertSettings = $state.raw<DashboardAlertSettings | null>(null);
   lastTickMs = $state<number | null>(null);
   lastTickWallMs = $state<number | null>(null);
   wallNowMs = $state(Date.now());
@@ -138,6 +140,7 @@ export class Dashboard {
   applySnapshot(s: Snapshot): void {
     this.source = s.source;
     this.agentModel = s.agentModel ?? null;
+    this.alertSettings = s.alertSettings ?? null;
     this.gpus = s.gpus;
     this.processes = s.processes;
     this.host = s.host;

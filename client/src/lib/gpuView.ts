@@ -4,6 +4,7 @@
  * levels (free below X ⇔ used above total − reserved − X).
  */
 import { AlertConfigSchema, type AlertConfig } from '../../../shared/alerts.ts';
+import type { DashboardAlertSettings } from '../../../shared/contract.ts';
 import type { GpuSample } from '../../../shared/data.ts';
 import { GiB } from '../../../shared/units.ts';
 import type { ThresholdLine } from './chartAnnotations.ts';
@@ -11,8 +12,11 @@ import type { Dashboard } from './dashboard.svelte.ts';
 import { nvidiaSmiOnlySplit, splitOf } from './measuredSplit.ts';
 import type { Split } from './split.ts';
 
-/** The agent's defaults until it sends its own settings. */
-export const DEFAULT_ALERT_CONFIG: AlertConfig = AlertConfigSchema.parse({});
+const DEFAULTS: AlertConfig = AlertConfigSchema.parse({});
+/** The agent's defaults, for an agent that does not send its own settings. */
+export const DEFAULT_ALERT_SETTINGS: DashboardAlertSettings = {
+  enabled: DEFAULTS.enabled, headroom: DEFAULTS.headroom, maxBatch: DEFAULTS.forecast.maxBatch, maxSeqLen: DEFAULTS.forecast.maxSeqLen,
+};
 
 export function usableCapacity(gpu: GpuSample): number | null {
   if (gpu.totalBytes === null) return null;
@@ -26,7 +30,8 @@ function freeBelowBytes(level: { freeBelowGiB: number | null; freeBelowPercent: 
   return Math.max(byGiB, byPct);
 }
 
-export function thresholdsFor(gpu: GpuSample, config: AlertConfig = DEFAULT_ALERT_CONFIG): ThresholdLine[] {
+export function thresholdsFor(gpu: GpuSample, config: DashboardAlertSettings | null = null): ThresholdLine[] {
+  config ??= DEFAULT_ALERT_SETTINGS;
   const usable = usableCapacity(gpu);
   if (usable === null || gpu.totalBytes === null || !config.enabled || !config.headroom.enabled) return [];
   const out: ThresholdLine[] = [];

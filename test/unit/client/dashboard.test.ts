@@ -5,7 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { Dashboard, TORCH_RETIRE_MS } from '../../../client/src/lib/dashboard.svelte.ts';
 import { CSV_HEADER, exportFileName, historyCsv, historyJson } from '../../../client/src/lib/exporting.ts';
-import { thresholdsFor, usableCapacity } from '../../../client/src/lib/gpuView.ts';
+import { DEFAULT_ALERT_SETTINGS, thresholdsFor, usableCapacity } from '../../../client/src/lib/gpuView.ts';
 import { EMPTY_ALERTS } from '../../../shared/alerts.ts';
 import { EMPTY_ATTRIBUTION } from '../../../shared/attribution.ts';
 import type { DataRecord } from '../../../shared/data.ts';
@@ -94,6 +94,17 @@ describe('Dashboard on the recorded session', () => {
       series: { 'GPU-"odd",uuid': { used: { key: 'k', label: 'l', points: [{ x: 0, y: 1 }], version: 1 }, torch: [] } },
     });
     expect(csv.split('\n')[1]).toBe('1970-01-01T00:00:00.000Z,0,0,"GPU-""odd"",uuid",used_nvidia_smi,,1');
+  });
+
+  it('draws the agent’s own thresholds when it sends them (free below 30 GiB: 30 GiB under the usable capacity)', async () => {
+    const records = await sessionRecords();
+    const d = new Dashboard();
+    feed(d, records, records[0]!.t + 1000);
+    const gpu = d.gpus[0]!;
+    const headroom = { ...DEFAULT_ALERT_SETTINGS.headroom, warning: { freeBelowGiB: 30, freeBelowPercent: null, forMs: 0 } };
+    const lines = thresholdsFor(gpu, { ...DEFAULT_ALERT_SETTINGS, headroom });
+    expect(lines[0]).toMatchObject({ level: 'warning', bytes: usableCapacity(gpu)! - 30 * 1024 ** 3, label: 'warning: free < 30 GiB' });
+    expect(thresholdsFor(gpu, { ...DEFAULT_ALERT_SETTINGS, enabled: false })).toEqual([]);
   });
 
   it('draws the alert thresholds where free memory crosses them (defaults: 10 % and 5 % free)', async () => {
