@@ -11,7 +11,7 @@ import type { SourceState } from '../../../shared/source.ts';
 import { gpuUuidOfTorch, type JoinedBy } from './join.ts';
 import type { GpuAttribution } from '../../../shared/attribution.ts';
 import { attributeGpus } from './measuredSplit.ts';
-import { markersFromEvents, processChangeMarkers, type Marker } from './markers.ts';
+import { markersFromEvents, markersOn, processChangeMarkers, type Marker } from './markers.ts';
 import { applyEvent, type ProcessFacts } from './processFacts.ts';
 import { SERIES_CAPACITY, SeriesSet, viewOf, type SeriesView } from './series.ts';
 import type { HeadroomSocket } from './socket.ts';
@@ -90,7 +90,7 @@ export class Dashboard {
   #events = new RingBuffer<TorchEvent>(EVENT_CAPACITY);
   #nvmlMarkers = new RingBuffer<Marker>(NVML_MARKER_CAPACITY);
   #facts = new Map<number, ProcessFacts>();
-  #pids = new Set<number>();
+  #pids = new Map<number, string>();
   #dirty = false;
 
   constructor(capacity = SERIES_CAPACITY) {
@@ -105,6 +105,16 @@ export class Dashboard {
 
   gpu(uuid: string): GpuSample | undefined {
     return this.gpus.find((g) => g.uuid === uuid);
+  }
+
+  /** The GPU a PyTorch pid's samples were joined to, or null. */
+  gpuOfPid(pid: number): string | null {
+    return this.#torchGpu.get(pid)?.uuid ?? this.processes.find((p) => p.pid === pid)?.gpuUuid ?? null;
+  }
+
+  /** Markers for one GPU's chart and event list. */
+  markersOf(gpu: GpuSample): Marker[] {
+    return markersOn(this.markers, gpu, (pid) => this.gpuOfPid(pid));
   }
 
   /** PyTorch pids drawn on this GPU. */
@@ -156,7 +166,7 @@ export class Dashboard {
       const used = this.#used.get(h.uuid);
       for (const g of h.samples) if (g.usedBytes !== null) used.push(g.timestampMs, g.usedBytes);
     }
-    this.#pids = new Set(s.processes.map((p) => p.pid));
+    this.#pids = new Map(s.processes.map((p) => [p.pid, p.gpuUuid]));
     this.#ingestTorch(s.torchSamples);
     this.#ingestEvents(s.torchEvents);
     this.lastTickMs = s.gpus[0]?.timestampMs ?? null;
@@ -177,7 +187,7 @@ export class Dashboard {
   }
 
   applyProcesses(p: ProcessesUpdate): void {
-    const next = new Set(p.processes.map((x) => x.pid));
+    const next = new Map(p.processes.map((x) => [x.pid, x.gpuUuid]));
     const covered = new Set(this.#facts.keys());
     for (const m of processChangeMarkers(this.#pids, next, p.timestampMs, covered)) this.#nvmlMarkers.push(m);
     this.#pids = next;

@@ -15,6 +15,10 @@ export interface Marker {
   /** End of a window; null for an instant or a window still open. */
   endMs: number | null;
   pid: number;
+  /** The torch device index the event named, when it named one. */
+  device: number | null;
+  /** The GPU, when the source says (nvidia-smi rows); otherwise found through the pid. */
+  uuid: string | null;
   label: string;
   detail: string | null;
 }
@@ -33,7 +37,7 @@ export function markersFromEvents(events: readonly TorchEvent[]): Marker[] {
   const out: Marker[] = [];
   const openProfiling = new Map<number, Marker>();
   const mark = (kind: MarkerKind, e: TorchEvent, detail: string | null = null): Marker => {
-    const m: Marker = { kind, atMs: e.timestampMs, endMs: null, pid: e.pid, label: `${MARKER_LABELS[kind]} · ${e.pid}`, detail };
+    const m: Marker = { kind, atMs: e.timestampMs, endMs: null, pid: e.pid, device: e.device, uuid: null, label: `${MARKER_LABELS[kind]} · ${e.pid}`, detail };
     out.push(m);
     return m;
   };
@@ -56,16 +60,24 @@ export function markersFromEvents(events: readonly TorchEvent[]): Marker[] {
 }
 
 /**
- * Process start/exit seen by nvidia-smi: compare two successive pid sets. Only used for pids the PyTorch log
- * does not cover (those already have cuda_init/end markers).
+ * Process start/exit seen by nvidia-smi: compare two successive process lists (pid → GPU uuid). Only used for
+ * pids the PyTorch log does not cover (those already have cuda_init/end markers).
  */
-export function processChangeMarkers(prev: ReadonlySet<number>, next: ReadonlySet<number>, atMs: number, covered: ReadonlySet<number>): Marker[] {
+export function processChangeMarkers(prev: ReadonlyMap<number, string>, next: ReadonlyMap<number, string>, atMs: number, covered: ReadonlySet<number>): Marker[] {
   const out: Marker[] = [];
-  for (const pid of next) {
-    if (!prev.has(pid) && !covered.has(pid)) out.push({ kind: 'start', atMs, endMs: null, pid, label: `${MARKER_LABELS.start} · ${pid}`, detail: 'seen by nvidia-smi' });
-  }
-  for (const pid of prev) {
-    if (!next.has(pid) && !covered.has(pid)) out.push({ kind: 'exit', atMs, endMs: null, pid, label: `${MARKER_LABELS.exit} · ${pid}`, detail: 'gone from nvidia-smi' });
-  }
+  const mark = (kind: 'start' | 'exit', pid: number, uuid: string, detail: string): Marker =>
+    ({ kind, atMs, endMs: null, pid, device: null, uuid, label: `${MARKER_LABELS[kind]} · ${pid}`, detail });
+  for (const [pid, uuid] of next) if (!prev.has(pid) && !covered.has(pid)) out.push(mark('start', pid, uuid, 'seen by nvidia-smi'));
+  for (const [pid, uuid] of prev) if (!next.has(pid) && !covered.has(pid)) out.push(mark('exit', pid, uuid, 'gone from nvidia-smi'));
   return out;
+}
+
+/** The markers that belong on one GPU's chart: by uuid, else by the pid's GPU, else by the torch device index. */
+export function markersOn(markers: readonly Marker[], gpu: { uuid: string; index: number }, gpuOfPid: (pid: number) => string | null): Marker[] {
+  return markers.filter((m) => {
+    if (m.uuid !== null) return m.uuid === gpu.uuid;
+    const joined = gpuOfPid(m.pid);
+    if (joined !== null) return joined === gpu.uuid;
+    return m.device === null || m.device === gpu.index;
+  });
 }

@@ -1,6 +1,6 @@
 /** Process facts, markers and request spans folded from the recorded session's real PyTorch events. */
 import { describe, expect, it } from 'vitest';
-import { markersFromEvents, processChangeMarkers } from '../../../client/src/lib/markers.ts';
+import { markersFromEvents, markersOn, processChangeMarkers } from '../../../client/src/lib/markers.ts';
 import { foldEvents, requestSpans } from '../../../client/src/lib/processFacts.ts';
 import { eventsOf, sessionRecords } from './session.ts';
 
@@ -70,12 +70,28 @@ describe('markersFromEvents()', () => {
   });
 });
 
-describe('processChangeMarkers()', () => {
-  it('marks pids that appear or vanish in nvidia-smi, except those the PyTorch log already covers', () => {
-    const out = processChangeMarkers(new Set([1, 2]), new Set([2, 3, 4]), 1000, new Set([4]));
-    expect(out.map((m) => [m.kind, m.pid])).toEqual([
-      ['start', 3],
-      ['exit', 1],
+describe('processChangeMarkers() and markersOn()', () => {
+  it('marks pids that appear or vanish in nvidia-smi on their GPU, except those the PyTorch log already covers', () => {
+    const out = processChangeMarkers(new Map([[1, 'GPU-a'], [2, 'GPU-a']]), new Map([[2, 'GPU-a'], [3, 'GPU-b'], [4, 'GPU-b']]), 1000, new Set([4]));
+    expect(out.map((m) => [m.kind, m.pid, m.uuid])).toEqual([
+      ['start', 3, 'GPU-b'],
+      ['exit', 1, 'GPU-a'],
     ]);
+  });
+
+  it('puts each marker on its own GPU: by uuid, by the pid’s GPU, else by the torch device index', async () => {
+    const markers = markersFromEvents(eventsOf(await sessionRecords()));
+    const gpu0 = { uuid: 'GPU-0', index: 0 };
+    const gpu1 = { uuid: 'GPU-1', index: 1 };
+    // Joined: pid 964 runs on GPU 1, pid 423 on GPU 0.
+    const joined = (pid: number): string | null => (pid === 964 ? 'GPU-1' : pid === 423 ? 'GPU-0' : null);
+    expect(new Set(markersOn(markers, gpu0, joined).map((m) => m.pid))).toEqual(new Set([423]));
+    expect(new Set(markersOn(markers, gpu1, joined).map((m) => m.pid))).toEqual(new Set([964]));
+    // Not joined: the recorded events name torch device 0, so they belong to GPU 0 only.
+    expect(markersOn(markers, gpu0, () => null)).toHaveLength(markers.length);
+    expect(markersOn(markers, gpu1, () => null)).toHaveLength(0);
+    const nvml = processChangeMarkers(new Map(), new Map([[7, 'GPU-1']]), 5, new Set());
+    expect(markersOn(nvml, gpu1, () => null)).toHaveLength(1);
+    expect(markersOn(nvml, gpu0, () => 'GPU-0')).toHaveLength(0);
   });
 });
