@@ -23,7 +23,7 @@ export function formatEstimate(e: Record<string, unknown>): string {
     if (typeof v !== 'number' || (v === 0 && (key === 'gradientsBytes' || key === 'optimizerBytes'))) continue;
     lines.push(`${label.padEnd(15)} ${formatBytes(v, 2).padStart(12)}   ${ex[key] ?? ''}`);
   }
-  lines.push('', `${e.fits ? 'FITS' : 'DOES NOT FIT'}: ${ex.fits ?? ''}`);
+  lines.push('', `${e.fits ? 'FITS' : 'DOES NOT FIT'} — ${ex.fits ?? ''}`);
   if (e.solve) lines.push(`solve: ${JSON.stringify(e.solve)}`);
   return `${lines.join('\n')}\n`;
 }

@@ -13,7 +13,7 @@ import type { Estimate, EstimateInput } from './types.ts';
 import { weightsBreakdown } from './weights.ts';
 
 const GiB = 1024 ** 3;
-const gib = (b: number): string => `${(b / GiB).toFixed(2)} GiB`;
+const gib = (b: number): string => (b >= GiB / 10 ? `${(b / GiB).toFixed(2)} GiB` : `${(b / 1024 ** 2).toFixed(2)} MiB`);
 
 export function estimate(input: EstimateInput): Estimate {
   const r = resolveInput(input);
