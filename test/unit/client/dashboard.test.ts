@@ -1,9 +1,13 @@
+// @vitest-environment happy-dom
+// (The DOM environment compiles the runes for the browser, so the predictions' effects run.)
 /**
  * Dashboard state fed with the recorded session as the socket delivers it (snapshot, then ticks, process
  * lists, PyTorch samples and events), and the history export built from it.
  */
 import { describe, expect, it } from 'vitest';
+import { flushSync } from 'svelte';
 import { Dashboard, TORCH_RETIRE_MS } from '../../../client/src/lib/dashboard.svelte.ts';
+import { GpuPredictions } from '../../../client/src/lib/gpuPrediction.svelte.ts';
 import { CSV_HEADER, exportFileName, historyCsv, historyJson } from '../../../client/src/lib/exporting.ts';
 import { DEFAULT_ALERT_SETTINGS, thresholdsFor, usableCapacity } from '../../../client/src/lib/gpuView.ts';
 import { EMPTY_ALERTS } from '../../../shared/alerts.ts';
@@ -66,6 +70,31 @@ describe('Dashboard on the recorded session', () => {
     expect(d.series[gpu.uuid]?.torch).toEqual([]);
     expect(d.facts[423]).toBeUndefined();
     expect(d.torchLatest[423]).toBeUndefined();
+  });
+
+  it('predicts per GPU: the hook’s model, the run’s envelope, bands over the history and the predicted split', async () => {
+    const records = await sessionRecords();
+    const d = new Dashboard();
+    feed(d, records, records[0]!.t + 60_000);
+    const predictions = new GpuPredictions(d);
+    try {
+      const p = predictions.get(d.gpus[0]!.uuid);
+      flushSync();
+      expect(predictions.get(d.gpus[0]!.uuid)).toBe(p);
+      expect(p.pid).toBe(423);
+      expect(p.choice).toMatchObject({ source: 'hook', label: 'llama-3-8b' });
+      expect(p.whatif.runtime).toMatchObject({ batch: 32, promptTokens: 4096, newTokens: 88 });
+      expect(p.bands?.weights[0]).toEqual({ x: d.series[d.gpus[0]!.uuid]!.used.points[0]!.x, y: 16_060_522_496 });
+      expect(p.predicted?.weights).toBe(16_060_522_496);
+      expect(p.measured?.weights).toBe(16_060_522_496);
+      // A user's edit is kept: the run's next requests no longer move the settings.
+      p.whatif.set({ batch: 2 });
+      feed(d, records, records[0]!.t + 90_000);
+      flushSync();
+      expect(p.whatif.runtime.batch).toBe(2);
+    } finally {
+      predictions.dispose();
+    }
   });
 
   it('exports the history as CSV (one row per point and series) and JSON', async () => {

@@ -1,7 +1,10 @@
 /** The recorded real H200 session, folded up to a moment: what a page would hold at that recorded time. */
 import { readRecording } from '../../../server/recording/reader.ts';
 import type { DataRecord, GpuProcess, GpuSample, TorchEvent, TorchSample } from '../../../shared/data.ts';
-import { BUNDLED_RECORDING } from '../../support/paths.ts';
+import { resolve } from 'node:path';
+
+/** The bundled recording, from the repository root (vitest's root; works in the DOM environment too). */
+const BUNDLED_RECORDING = resolve('server/recordings/h200-serving.jsonl');
 
 export interface SessionState {
   gpu: GpuSample;
