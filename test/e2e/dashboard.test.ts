@@ -117,7 +117,10 @@ describe('overlay dashboard on the replayed real session', () => {
     await page.locator('[data-testid="gpu-detail"]').screenshot({ path: screenshotPath('dashboard-3-oom') });
     // The README picture: the whole page after the OOM (fleet card, alerts, overlay chart, Now bar, what-if).
     await page.setViewportSize({ width: 1600, height: 1760 });
-    await page.evaluate(() => window.scrollTo(0, 0));
+    await page.evaluate(() => {
+      (document.activeElement as HTMLElement | null)?.blur();
+      window.scrollTo(0, 0);
+    });
     await page.waitForTimeout(400); // the charts redraw at the new size
     await page.screenshot({ path: screenshotPath('overlay') });
     await page.setViewportSize({ width: 1600, height: 1000 });
