@@ -6,6 +6,7 @@
  */
 import { execFile } from 'node:child_process';
 import type { GpuProcess } from '../../../shared/data.ts';
+import { DeadlineLoop } from '../../deadlineLoop.ts';
 import { createLogger } from '../../log.ts';
 import { COMPUTE_APPS_FIELDS, parseComputeApps } from '../../nvidia-smi/computeApps.ts';
 import { classifySmiExit, spawnErrorMessage } from '../../nvidia-smi/failures.ts';
@@ -54,52 +55,30 @@ export class ComputeAppsPoller {
   readonly #events: ComputeAppsEvents;
   readonly #now: () => number;
   readonly #intervalMs: number;
-  #timer: NodeJS.Timeout | null = null;
-  #running = false;
-  #nextDueMs = 0;
+  readonly #loop: DeadlineLoop;
   #previousPids = new Set<number>();
   #failuresInRow = 0;
-  #inFlight: Promise<void> | null = null;
 
   constructor(options: ComputeAppsOptions, events: ComputeAppsEvents) {
     this.#options = options;
     this.#events = events;
     this.#now = options.now ?? Date.now;
     this.#intervalMs = options.intervalMs ?? DEFAULT_APPS_INTERVAL_MS;
+    this.#loop = new DeadlineLoop({ name: 'compute-apps', intervalMs: this.#intervalMs, now: this.#now, run: () => this.#poll() });
   }
 
   start(): void {
-    this.#running = true;
-    this.#nextDueMs = this.#now();
-    this.#schedule();
+    this.#loop.start();
   }
 
-  async stop(): Promise<void> {
-    this.#running = false;
-    if (this.#timer) clearTimeout(this.#timer);
-    this.#timer = null;
-    await this.#inFlight;
-  }
-
-  #schedule(): void {
-    if (!this.#running) return;
-    const now = this.#now();
-    // Missed deadlines (a slow call, a busy event loop) are skipped, not caught up.
-    while (this.#nextDueMs <= now - this.#intervalMs) this.#nextDueMs += this.#intervalMs;
-    this.#timer = setTimeout(() => {
-      this.#timer = null;
-      this.#inFlight = this.#poll().finally(() => {
-        this.#inFlight = null;
-        this.#nextDueMs += this.#intervalMs;
-        this.#schedule();
-      });
-    }, Math.max(0, this.#nextDueMs - now));
+  stop(): Promise<void> {
+    return this.#loop.stop();
   }
 
   async #poll(): Promise<void> {
     try {
       const processes = await queryComputeApps(this.#options);
-      if (!this.#running) return;
+      if (!this.#loop.running) return;
       const pids = new Set(processes.map((p) => p.pid));
       const retired = [...this.#previousPids].filter((pid) => !pids.has(pid));
       this.#previousPids = pids;
@@ -107,7 +86,7 @@ export class ComputeAppsPoller {
       if (retired.length > 0) log.debug('processes left the GPU', { pids: retired });
       this.#events.processes(processes, this.#now(), retired);
     } catch (e) {
-      if (!this.#running) return;
+      if (!this.#loop.running) return;
       this.#failuresInRow++;
       const message = e instanceof Error ? e.message : String(e);
       if (this.#failuresInRow === 1 || this.#failuresInRow % 60 === 0) log.warn(`compute-apps query failed (${this.#failuresInRow} in a row): ${message}`);
