@@ -22,6 +22,8 @@ interface Block {
   addr: number;
   size: number;
   free: boolean;
+  /** Never freed (KV copies, input ids): a free neighbour walled in by pinned blocks can never merge. */
+  perm: boolean;
   /** Position in the free pool while free (-1 otherwise); small-pool blocks are counted, not placed. */
   slot: number;
   prev: Block | null;
@@ -45,6 +47,21 @@ export function segmentSize(rounded: number): number {
 const SMALL_ADDR = -1;
 const SMALL_UNITS = SMALL_SIZE / MIN_BLOCK;
 
+/** Two independent mixes (murmur3 finalizer) of a standalone free block's size, for order-free sums. */
+function fmix(v: number): number {
+  v = Math.imul(v ^ (v >>> 16), 0x85ebca6b);
+  v = Math.imul(v ^ (v >>> 13), 0xc2b2ae35);
+  return v ^ (v >>> 16);
+}
+const wallMix1 = (size: number): number => fmix((size ^ 0x2c1b3c6d) | 0);
+const wallMix2 = (size: number): number => fmix(Math.imul(size, 0x297a2d39) ^ 0x5bd1e995);
+
+/** A request's size in 512-byte units when it goes to the large pool, else Infinity. */
+export function largeUnits(bytes: number): number {
+  const size = Math.ceil(bytes / MIN_BLOCK);
+  return bytes > 0 && size > SMALL_UNITS ? size : Infinity;
+}
+
 export class CachingAllocator {
   allocatedBytes = 0;
   peakAllocatedBytes = 0;
@@ -64,6 +81,8 @@ export class CachingAllocator {
   private tailAddr = 0;
   private smallLive = 0;
   private smallReserved = 0;
+  /** Smallest large-pool request seen (512-byte units). */
+  minLargeRequest = Infinity;
 
   private notePeak(): void {
     this.peakAllocatedBytes = this.allocatedBytes;
@@ -79,6 +98,7 @@ export class CachingAllocator {
 
   private take(b: Block): void {
     const i = b.slot;
+    if (i < 0) return; // a hidden dead block (hideDead)
     const last = this.pool.length - 1;
     if (i !== last) {
       const moved = this.pool[last]!;
@@ -123,8 +143,9 @@ export class CachingAllocator {
         this.smallReserved += SMALL_BUFFER / MIN_BLOCK;
         this.reservedBytes += SMALL_BUFFER;
       }
-      return { addr: SMALL_ADDR, size, free: false, slot: -1, prev: null, next: null };
+      return { addr: SMALL_ADDR, size, free: false, perm: false, slot: -1, prev: null, next: null };
     }
+    if (size < this.minLargeRequest) this.minLargeRequest = size;
     const best = this.bestFit(size);
     let block: Block;
     const tail = this.bestTail(size);
@@ -133,19 +154,19 @@ export class CachingAllocator {
       const tsize = this.tailSizes[tail]!;
       this.tailSizes.splice(tail, 1);
       this.hashTail(tsize, -1);
-      block = { addr: this.tailAddr++, size: tsize, free: true, slot: -1, prev: null, next: null };
+      block = { addr: this.tailAddr++, size: tsize, free: true, perm: false, slot: -1, prev: null, next: null };
     } else if (best >= 0) {
       block = this.pool[best]!;
       this.take(block);
     } else {
       const seg = segmentSize(size * MIN_BLOCK) / MIN_BLOCK;
-      block = { addr: this.nextAddr, size: seg, free: true, slot: -1, prev: null, next: null };
+      block = { addr: this.nextAddr, size: seg, free: true, perm: false, slot: -1, prev: null, next: null };
       this.nextAddr += seg;
       this.reservedBytes += seg * MIN_BLOCK;
     }
     const remaining = block.size - size;
     if (remaining > SMALL_UNITS) {
-      const rest: Block = { addr: block.addr + size, size: remaining, free: true, slot: -1, prev: block, next: block.next };
+      const rest: Block = { addr: block.addr + size, size: remaining, free: true, perm: false, slot: -1, prev: block, next: block.next };
       if (block.next) block.next.prev = rest;
       block.next = rest;
       block.size = size;
@@ -191,11 +212,19 @@ export class CachingAllocator {
    */
   stateHash(live: Handle | null): string {
     // Two independent order-independent sums of per-block mixes (a 64-bit fingerprint of the state).
-    let h1 = this.smallLive * 31 + this.smallReserved;
-    let h2 = this.smallReserved * 17 + this.smallLive;
+    // The small pool's future growth depends only on its cached room (reserved − live), not on the live total.
+    const room = this.smallReserved - this.smallLive;
+    let h1 = room * 31;
+    let h2 = room * 17 + 1;
     h1 = (h1 + this.tailHash1) | 0;
     h2 = (h2 + this.tailHash2) | 0;
     for (const b of this.pool) {
+      if ((b.prev === null || b.prev.perm) && (b.next === null || b.next.perm)) {
+        // Walled in for good: behaves as a seeded tail of its size (standalone), so it hashes as one.
+        h1 = (h1 + wallMix1(b.size)) | 0;
+        h2 = (h2 + wallMix2(b.size)) | 0;
+        continue;
+      }
       const flag = (b.prev !== null && b.prev === live ? 1 : 0) + (b.next !== null && b.next === live ? 2 : 0);
       const lo = b.size % 0x40000000;
       const hi = Math.floor(b.size / 0x40000000);
@@ -205,6 +234,29 @@ export class CachingAllocator {
       h2 = (h2 + (y ^ (y >>> 13))) | 0;
     }
     return `${h1},${h2}`;
+  }
+
+  /** Mark a live block as never freed (it walls in its free neighbours for good). */
+  pin(h: Handle | null): void {
+    if (h) h.perm = true;
+  }
+
+  /**
+   * Drop from the pool (and from stateHash) the cached blocks that can never be used again: smaller than
+   * every request still to come (`minUnits`, 512-byte units) and walled in by pinned blocks or segment ends,
+   * so they can never merge either. Best fit never picks them, so decisions are unchanged.
+   */
+  hideDead(minUnits: number): void {
+    const pool = this.pool;
+    for (let i = pool.length - 1; i >= 0; i--) {
+      const b = pool[i]!;
+      if (b.size >= minUnits) continue;
+      if ((b.prev === null || b.prev.perm) && (b.next === null || b.next.perm)) this.take(b);
+    }
+    const t = this.tailSizes;
+    let n = 0;
+    while (n < t.length && t[n]! < minUnits) this.hashTail(t[n++]!, -1);
+    if (n > 0) t.splice(0, n);
   }
 
   /** Account for skipped repeating layers: their permanent allocations (KV) and new segments. */
@@ -233,8 +285,8 @@ export class CachingAllocator {
   }
 
   private hashTail(t: number, sign: 1 | -1): void {
-    this.tailHash1 = (this.tailHash1 + sign * Math.imul(t, 0x2c1b3c6d)) | 0;
-    this.tailHash2 = (this.tailHash2 + sign * Math.imul(t ^ 0x5bd1e995, 0x297a2d39)) | 0;
+    this.tailHash1 = (this.tailHash1 + sign * wallMix1(t)) | 0;
+    this.tailHash2 = (this.tailHash2 + sign * wallMix2(t)) | 0;
   }
 
   /** Index of the smallest seeded tail of at least `size` units, or -1. */

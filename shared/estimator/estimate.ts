@@ -13,6 +13,8 @@ import type { Estimate, EstimateInput } from './types.ts';
 import { weightsBreakdown } from './weights.ts';
 
 const GiB = 1024 ** 3;
+/** One formatter for all calls: Number#toLocaleString builds a new one per call (microseconds each). */
+const EN_US = new Intl.NumberFormat('en-US');
 const gib = (b: number): string => (b >= GiB / 10 ? `${(b / GiB).toFixed(2)} GiB` : `${(b / 1024 ** 2).toFixed(2)} MiB`);
 
 export function estimate(input: EstimateInput): Estimate {
@@ -72,7 +74,7 @@ export function estimate(input: EstimateInput): Estimate {
 
   ex.weightsBytes ??= exact !== null
     ? `exact checkpoint bytes from the file headers (${exact} B)${r.tp * r.pp > 1 ? `, this GPU's share under TP ${r.tp} × PP ${r.pp}` : ''}`
-    : `${w.params.toLocaleString('en-US')} parameters stored as ${r.scheme}${r.tp * r.pp > 1 ? `, split over TP ${r.tp} × PP ${r.pp} (${w.layersPerGpu} layers here)` : ''} = ${gib(weightsBytes)}`;
+    : `${EN_US.format(w.params)} parameters stored as ${r.scheme}${r.tp * r.pp > 1 ? `, split over TP ${r.tp} × PP ${r.pp} (${w.layersPerGpu} layers here)` : ''} = ${gib(weightsBytes)}`;
   ex.kvCacheBytes ??= rt.notes.kvCacheBytes ?? `${kv.bytesPerToken} B per token (2 × kv heads × head_dim × ${r.kvDtype} × layers) × batch ${r.batch} × ${kvTokens} tokens = ${gib(kvBytes)}`;
   ex.activationBytes = rt.notes.activationBytes ?? `peak transient of the forward: ${gib(rt.activationBytes)}`;
   ex.logitsBytes = rt.notes.logitsBytes ?? `${r.logits === 'all' ? 'all positions' : 'last position'}: rows × vocab × ${r.logitsFp32 ? 4 : r.bytes} B = ${gib(rt.logitsBytes)}`;
@@ -86,7 +88,7 @@ export function estimate(input: EstimateInput): Estimate {
   ex.peakAllocatedBytes = `torch.cuda.max_memory_allocated(): weights + KV + activation peak + logits${r.newTokens > 0 ? ' (max of prefill and decode)' : ''}`;
   ex.reservedBytes = 'torch.cuda.memory_reserved() after the prefill: segments the caching allocator holds';
   ex.deviceUsedBytes = 'nvidia-smi per-process memory: reserved + CUDA context (+ NCCL)';
-  ex.params = `${w.params.toLocaleString('en-US')} parameters (all ranks; MoE experts all resident)`;
+  ex.params = `${EN_US.format(w.params)} parameters (all ranks; MoE experts all resident)`;
   ex.prefillPeakAllocatedBytes = 'max_memory_allocated over the prefill forward';
   ex.decodePeakAllocatedBytes = r.newTokens > 0
     ? `decode: weights + KV for ${ctx} tokens + one layer's old K/V copy during DynamicCache's torch.cat + one token's temporaries`

@@ -11,7 +11,7 @@
  * (bf16 input has no half_to_float fast path), so scores peak at 2 + 4 + 4 B per element; fp32 SDPA with
  * GQA falls back to the math kernel, which materialises the scores, a safe-softmax output and a bool mask.
  */
-import { CachingAllocator, type Handle } from './allocator.ts';
+import { CachingAllocator, largeUnits, type Handle } from './allocator.ts';
 import { clearLayoutMemo } from './weightsLayout.ts';
 import { decoderLayer, rmsNorm, type ForwardResult, type ForwardShape } from './layers.ts';
 
@@ -31,13 +31,22 @@ const memo = new Map<string, ForwardResult>();
  * revisiting a shape gets the replay back without redoing it.
  */
 export function replayPrefill(s: ForwardShape): ForwardResult {
-  const key = JSON.stringify(s, (k, v: unknown) => (k === 'weightTails' ? undefined : v));
+  const key = shapeKey(s);
   const hit = memo.get(key);
   if (hit) return hit;
   const r = simulatePrefill(s);
   if (memo.size >= MEMO_ENTRIES) memo.delete(memo.keys().next().value!);
   memo.set(key, r);
   return r;
+}
+
+/** Every field of the shape but weightTails (weightTailsKey names them), as a memo key. */
+function shapeKey(s: ForwardShape): string {
+  const e = s.moe;
+  const c = s.mla;
+  return `${s.dtype}|${s.batch}|${s.seq}|${s.bytes}|${s.hidden}|${s.heads}|${s.kvHeads}|${s.headDim}|${s.intermediate}|${s.vocab}|${s.layers}|${s.attention}|${s.logitsAll}|${s.logitsFp32}|${s.kvBytes}|${s.staticCacheTokens}|`
+    + (e ? `${e.experts},${e.topK},${e.intermediate},${e.sharedWidth},${e.denseLayers}|` : '-|')
+    + (c ? `${c.kvLoraRank},${c.qLoraRank},${c.qkHeadDim},${c.ropeDim},${c.vHeadDim}|` : '-|') + s.weightTailsKey;
 }
 
 /** Drop memoised replays and weight layouts (benchmarks measure the cold path with it). */
@@ -52,7 +61,7 @@ export function simulatePrefill(s: ForwardShape): ForwardResult {
   m.seedFree(s.weightTails);
   const T = s.batch * s.seq;
   const B = s.bytes;
-  m.malloc(T * 8); // input_ids: the caller holds them through the forward
+  m.pin(m.malloc(T * 8)); // input_ids: the caller holds them through the forward
   const embeds = m.malloc(T * s.hidden * B);
   const cachePos = m.malloc(s.seq * 8);
   let mask: Handle | null = null;
@@ -85,12 +94,17 @@ export function simulatePrefill(s: ForwardShape): ForwardResult {
   // allocator's state fingerprint (stateHash) repeats, the layers in between repeat exactly: skip whole periods.
   const seen = new Map<string, { layer: number; reserved: number; allocated: number }>();
   let skipped = false;
+  // Requests after the layers (final norm, logits): cached blocks smaller than every request left are dead.
+  const rowsOut = s.logitsAll ? T : s.batch;
+  const tailMin = Math.min(largeUnits(T * s.hidden * 4), largeUnits(T * s.hidden * B), largeUnits(T * 4), largeUnits(rowsOut * s.vocab * B), largeUnits(rowsOut * s.vocab * 4));
+  const allKindsFrom = s.moe ? s.moe.denseLayers : 0;
   for (let layer = 0; layer < s.layers; layer++) {
     const moe = s.moe !== null && layer >= s.moe.denseLayers;
     const out = decoderLayer(m, s, T, moe);
     if (hidden !== embeds) m.free(hidden);
     hidden = out;
     if (skipped || !SKIP_REPEATS || s.layers - 1 - layer < 2) continue;
+    if (layer >= allKindsFrom) m.hideDead(Math.min(m.minLargeRequest, tailMin));
     const hash = `${moe}|${m.stateHash(hidden)}`;
     const prev = seen.get(hash);
     if (prev) {
