@@ -210,8 +210,8 @@ export class CachingAllocator {
    * it borders `live` (the one allocated block that will be freed later; all others are permanent walls, so no
    * other merge can happen), plus the small pool. Equal states evolve identically.
    */
-  stateHash(live: Handle | null): string {
-    // Two independent order-independent sums of per-block mixes (a 64-bit fingerprint of the state).
+  stateHash(live: Handle | null): number {
+    // Two independent order-independent sums of per-block mixes (a 53-bit fingerprint of the state).
     // The small pool's future growth depends only on its cached room (reserved − live), not on the live total.
     const room = this.smallReserved - this.smallLive;
     let h1 = room * 31;
@@ -233,7 +233,7 @@ export class CachingAllocator {
       h1 = (h1 + (x ^ (x >>> 15))) | 0;
       h2 = (h2 + (y ^ (y >>> 13))) | 0;
     }
-    return `${h1},${h2}`;
+    return (h1 >>> 0) * 0x200000 + (h2 >>> 11); // 53 bits: an exact integer key
   }
 
   /** Mark a live block as never freed (it walls in its free neighbours for good). */

@@ -92,7 +92,9 @@ export function simulatePrefill(s: ForwardShape): ForwardResult {
   let hidden = embeds;
   // Between layers only the layer output is freed later; KV copies and the prelude tensors are walls. When the
   // allocator's state fingerprint (stateHash) repeats, the layers in between repeat exactly: skip whole periods.
-  const seen = new Map<string, { layer: number; reserved: number; allocated: number }>();
+  type Seen = Map<number, { layer: number; reserved: number; allocated: number }>;
+  const seenDense: Seen = new Map();
+  const seenMoe: Seen = new Map();
   let skipped = false;
   // Requests after the layers (final norm, logits): cached blocks smaller than every request left are dead.
   const rowsOut = s.logitsAll ? T : s.batch;
@@ -105,7 +107,8 @@ export function simulatePrefill(s: ForwardShape): ForwardResult {
     hidden = out;
     if (skipped || !SKIP_REPEATS || s.layers - 1 - layer < 2) continue;
     if (layer >= allKindsFrom) m.hideDead(Math.min(m.minLargeRequest, tailMin));
-    const hash = `${moe}|${m.stateHash(hidden)}`;
+    const seen = moe ? seenMoe : seenDense;
+    const hash = m.stateHash(hidden);
     const prev = seen.get(hash);
     if (prev) {
       const period = layer - prev.layer;
