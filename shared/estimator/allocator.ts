@@ -10,6 +10,8 @@
  *   empty_cache, so reserved grows when no cached block fits: that is the "slack" above the peak.
  * Stats follow the allocator: allocated counts the block handed out (a whole unsplit block included).
  */
+import { key53, sizesKey, wallMix1, wallMix2 } from './fingerprint.ts';
+
 const MIN_BLOCK = 512;
 export const SMALL_SIZE = 1 << 20;
 export const SMALL_BUFFER = 2 << 20;
@@ -46,15 +48,6 @@ export function segmentSize(rounded: number): number {
 
 const SMALL_ADDR = -1;
 const SMALL_UNITS = SMALL_SIZE / MIN_BLOCK;
-
-/** Two independent mixes (murmur3 finalizer) of a standalone free block's size, for order-free sums. */
-function fmix(v: number): number {
-  v = Math.imul(v ^ (v >>> 16), 0x85ebca6b);
-  v = Math.imul(v ^ (v >>> 13), 0xc2b2ae35);
-  return v ^ (v >>> 16);
-}
-const wallMix1 = (size: number): number => fmix((size ^ 0x2c1b3c6d) | 0);
-const wallMix2 = (size: number): number => fmix(Math.imul(size, 0x297a2d39) ^ 0x5bd1e995);
 
 /** A request's size in 512-byte units when it goes to the large pool, else Infinity. */
 export function largeUnits(bytes: number): number {
@@ -233,7 +226,7 @@ export class CachingAllocator {
       h1 = (h1 + (x ^ (x >>> 15))) | 0;
       h2 = (h2 + (y ^ (y >>> 13))) | 0;
     }
-    return (h1 >>> 0) * 0x200000 + (h2 >>> 11); // 53 bits: an exact integer key
+    return key53(h1, h2);
   }
 
   /** Mark a live block as never freed (it walls in its free neighbours for good). */
@@ -266,9 +259,11 @@ export class CachingAllocator {
     if (this.allocatedBytes > this.peakAllocatedBytes) this.notePeak();
   }
 
-  /** Sizes in bytes of the cached large blocks, in pool order. */
-  freeList(): number[] {
-    return this.sizes.map((x) => x * MIN_BLOCK);
+  /** Sizes in bytes of the cached large blocks (those below `belowBytes` only, if given), in pool order. */
+  freeList(belowBytes = Infinity): number[] {
+    const out: number[] = [];
+    for (const x of this.sizes) if (x * MIN_BLOCK < belowBytes) out.push(x * MIN_BLOCK);
+    return out;
   }
 
   /**
@@ -303,10 +298,9 @@ export class CachingAllocator {
     return lo;
   }
 
-  /** Sizes (512-byte units) of the cached large blocks of at least `minUseful` bytes, sorted, as a key. */
-  freeSizes(minUseful = 0): string {
-    const min512 = minUseful / MIN_BLOCK;
-    return this.sizes.filter((x) => x >= min512).sort((x, y) => x - y).join(',');
+  /** Fingerprint of the multiset of cached large blocks of at least `minUseful` bytes. */
+  freeSizesKey(minUseful = 0): number {
+    return sizesKey(this.sizes, this.sizes.length, minUseful / MIN_BLOCK);
   }
 
 }

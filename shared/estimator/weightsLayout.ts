@@ -51,15 +51,15 @@ function computeLayout(layerTensors: readonly number[], layers: number, bodyTens
   if (first !== undefined) body(first);
   let minLarge = Infinity;
   for (const t of large) minLarge = Math.min(minLarge, roundRequest(t));
-  const seen = new Map<string, { layer: number; reserved: number; dead: number[] }>();
+  const seen = new Map<number, { layer: number; reserved: number; dead: number[] }>();
   let extra = 0;
   const extraTails: number[] = [];
   for (let layer = 0; layer < layers; layer++) {
     for (const t of large) sim.malloc(t);
     if (extra > 0) continue;
-    const sig = sim.freeSizes(minLarge);
+    const sig = sim.freeSizesKey(minLarge);
     const prev = seen.get(sig);
-    const dead = sim.freeList().filter((x) => x < minLarge);
+    const dead = sim.freeList(minLarge);
     if (prev) {
       const period = layer - prev.layer;
       const periods = Math.floor((layers - 1 - layer) / period);
