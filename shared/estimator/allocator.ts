@@ -10,14 +10,10 @@
  *   empty_cache, so reserved grows when no cached block fits: that is the "slack" above the peak.
  * Stats follow the allocator: allocated counts the block handed out (a whole unsplit block included).
  */
-import { key53, sizesKey, wallMix1, wallMix2 } from './fingerprint.ts';
+import { poolKey, sizesKey, walled, wallMix1, wallMix2 } from './fingerprint.ts';
+import { MIN_BLOCK, segmentSize, SMALL_BUFFER, SMALL_UNITS } from './allocatorRules.ts';
 
-const MIN_BLOCK = 512;
-export const SMALL_SIZE = 1 << 20;
-export const SMALL_BUFFER = 2 << 20;
-const LARGE_BUFFER = 20 << 20;
-const MIN_LARGE_ALLOC = 10 << 20;
-const ROUND_LARGE = 2 << 20;
+export { largeUnits, roundRequest, segmentSize, SMALL_BUFFER, SMALL_SIZE } from './allocatorRules.ts';
 
 /** Sizes and addresses inside the model are in 512-byte units (kMinBlockSize), small integers for V8. */
 interface Block {
@@ -35,26 +31,7 @@ interface Block {
 /** A live allocation; hand it back to free(). */
 export type Handle = Block;
 
-export function roundRequest(bytes: number): number {
-  return bytes <= MIN_BLOCK ? MIN_BLOCK : Math.ceil(bytes / MIN_BLOCK) * MIN_BLOCK;
-}
-
-/** Size of the segment (cudaMalloc) the allocator opens for a request it cannot serve from cache. */
-export function segmentSize(rounded: number): number {
-  if (rounded <= SMALL_SIZE) return SMALL_BUFFER;
-  if (rounded < MIN_LARGE_ALLOC) return LARGE_BUFFER;
-  return Math.ceil(rounded / ROUND_LARGE) * ROUND_LARGE;
-}
-
 const SMALL_ADDR = -1;
-const SMALL_UNITS = SMALL_SIZE / MIN_BLOCK;
-
-/** A request's size in 512-byte units when it goes to the large pool, else Infinity. */
-export function largeUnits(bytes: number): number {
-  const size = Math.ceil(bytes / MIN_BLOCK);
-  return bytes > 0 && size > SMALL_UNITS ? size : Infinity;
-}
-
 export class CachingAllocator {
   allocatedBytes = 0;
   peakAllocatedBytes = 0;
@@ -76,10 +53,35 @@ export class CachingAllocator {
   private smallReserved = 0;
   /** Smallest large-pool request seen (512-byte units). */
   minLargeRequest = Infinity;
+  /** Best-fit choices that address order settled between blocks that are not interchangeable (see noteTie). */
+  ties = 0;
+  private poolTie = false;
+  /** Highest allocated since the caller last set it (the replay sets it at each layer start), and its phase. */
+  windowPeakBytes = 0;
+  windowPeakPhase = '';
 
   private notePeak(): void {
+    if (this.allocatedBytes > this.windowPeakBytes) {
+      this.windowPeakBytes = this.allocatedBytes;
+      this.windowPeakPhase = this.phase;
+    }
+    if (this.allocatedBytes <= this.peakAllocatedBytes) return;
     this.peakAllocatedBytes = this.allocatedBytes;
     this.peakPhase = this.phase;
+  }
+
+  /**
+   * Best fit found another cached block of the chosen size: lowest address wins. Harmless when every candidate is
+   * walled in (they are interchangeable); otherwise the choice depends on addresses, which the state fingerprint
+   * does not see, so it is counted and the replay refuses a skip across it.
+   */
+  private noteTie(size: number): void {
+    for (const b of this.pool) {
+      if (b.size === size && !walled(b)) {
+        this.ties++;
+        return;
+      }
+    }
   }
 
   private push(b: Block): void {
@@ -113,13 +115,19 @@ export class CachingAllocator {
     let best = -1;
     let bestSize = Infinity;
     let bestAddr = Infinity;
+    let tie = false;
     for (let i = 0; i < sizes.length; i++) {
       const bs = sizes[i]!;
-      if (bs < size || bs > bestSize || (bs === bestSize && addrs[i]! > bestAddr)) continue;
+      if (bs < size || bs > bestSize) continue;
+      if (bs === bestSize) {
+        tie = true;
+        if (addrs[i]! > bestAddr) continue;
+      } else tie = false;
       best = i;
       bestSize = bs;
       bestAddr = addrs[i]!;
     }
+    this.poolTie = tie;
     return best;
   }
 
@@ -130,7 +138,7 @@ export class CachingAllocator {
     if (size <= SMALL_UNITS) {
       // Small-pool requests are counted, not placed: 2 MiB segments are added as the live small bytes grow.
       this.allocatedBytes += size * MIN_BLOCK;
-      if (this.allocatedBytes > this.peakAllocatedBytes) this.notePeak();
+      if (this.allocatedBytes > this.windowPeakBytes || this.allocatedBytes > this.peakAllocatedBytes) this.notePeak();
       this.smallLive += size;
       while (this.smallLive > this.smallReserved) {
         this.smallReserved += SMALL_BUFFER / MIN_BLOCK;
@@ -145,10 +153,12 @@ export class CachingAllocator {
     if (tail >= 0 && (best < 0 || this.tailSizes[tail]! <= this.sizes[best]!)) {
       // A seeded tail: lower address than any segment opened here, so it wins ties too.
       const tsize = this.tailSizes[tail]!;
+      if (best >= 0 && this.sizes[best] === tsize) this.noteTie(tsize);
       this.tailSizes.splice(tail, 1);
       this.hashTail(tsize, -1);
       block = { addr: this.tailAddr++, size: tsize, free: true, perm: false, slot: -1, prev: null, next: null };
     } else if (best >= 0) {
+      if (this.poolTie) this.noteTie(this.sizes[best]!);
       block = this.pool[best]!;
       this.take(block);
     } else {
@@ -167,7 +177,7 @@ export class CachingAllocator {
     }
     block.free = false;
     this.allocatedBytes += block.size * MIN_BLOCK;
-    if (this.allocatedBytes > this.peakAllocatedBytes) this.notePeak();
+    if (this.allocatedBytes > this.windowPeakBytes || this.allocatedBytes > this.peakAllocatedBytes) this.notePeak();
     return block;
   }
 
@@ -199,34 +209,14 @@ export class CachingAllocator {
   }
 
   /**
-   * Fingerprint of the allocator's future behaviour between layers: every cached free block's size and whether
-   * it borders `live` (the one allocated block that will be freed later; all others are permanent walls, so no
-   * other merge can happen), plus the small pool. Equal states evolve identically.
+   * Fingerprint of the allocator's future behaviour between layers (poolKey: cached blocks with their neighbours,
+   * `live` = the layer output, the one allocated block freed later), the seeded tails and the small pool's room
+   * (reserved − live: its future growth depends on nothing else). Equal states evolve identically, up to the ties
+   * counted in `ties`.
    */
   stateHash(live: Handle | null): number {
-    // Two independent order-independent sums of per-block mixes (a 53-bit fingerprint of the state).
-    // The small pool's future growth depends only on its cached room (reserved − live), not on the live total.
     const room = this.smallReserved - this.smallLive;
-    let h1 = room * 31;
-    let h2 = room * 17 + 1;
-    h1 = (h1 + this.tailHash1) | 0;
-    h2 = (h2 + this.tailHash2) | 0;
-    for (const b of this.pool) {
-      if ((b.prev === null || b.prev.perm) && (b.next === null || b.next.perm)) {
-        // Walled in for good: behaves as a seeded tail of its size (standalone), so it hashes as one.
-        h1 = (h1 + wallMix1(b.size)) | 0;
-        h2 = (h2 + wallMix2(b.size)) | 0;
-        continue;
-      }
-      const flag = (b.prev !== null && b.prev === live ? 1 : 0) + (b.next !== null && b.next === live ? 2 : 0);
-      const lo = b.size % 0x40000000;
-      const hi = Math.floor(b.size / 0x40000000);
-      const x = Math.imul(lo ^ (flag << 30) ^ Math.imul(hi, 0x27d4eb2f), 0x9e3779b1);
-      const y = Math.imul(lo + 0x165667b1 * (flag + 1) + hi, 0x85ebca6b);
-      h1 = (h1 + (x ^ (x >>> 15))) | 0;
-      h2 = (h2 + (y ^ (y >>> 13))) | 0;
-    }
-    return key53(h1, h2);
+    return poolKey(this.pool, live, (room * 31 + this.tailHash1) | 0, (room * 17 + 1 + this.tailHash2) | 0);
   }
 
   /** Mark a live block as never freed (it walls in its free neighbours for good). */
@@ -244,7 +234,7 @@ export class CachingAllocator {
     for (let i = pool.length - 1; i >= 0; i--) {
       const b = pool[i]!;
       if (b.size >= minUnits) continue;
-      if ((b.prev === null || b.prev.perm) && (b.next === null || b.next.perm)) this.take(b);
+      if (walled(b)) this.take(b);
     }
     const t = this.tailSizes;
     let n = 0;
@@ -252,11 +242,17 @@ export class CachingAllocator {
     if (n > 0) t.splice(0, n);
   }
 
-  /** Account for skipped repeating layers: their permanent allocations (KV) and new segments. */
-  skip(reservedBytes: number, allocatedBytes: number): void {
+  /**
+   * Account for skipped repeating layers: their permanent allocations (KV), new segments and the highest
+   * allocation reached inside them (`peakBytes`, in phase `peakPhase`).
+   */
+  skip(reservedBytes: number, allocatedBytes: number, peakBytes: number, peakPhase: string): void {
     this.reservedBytes += reservedBytes;
     this.allocatedBytes += allocatedBytes;
-    if (this.allocatedBytes > this.peakAllocatedBytes) this.notePeak();
+    if (peakBytes > this.peakAllocatedBytes) {
+      this.peakAllocatedBytes = peakBytes;
+      this.peakPhase = peakPhase;
+    }
   }
 
   /** Sizes in bytes of the cached large blocks (those below `belowBytes` only, if given), in pool order. */

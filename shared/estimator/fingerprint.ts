@@ -31,3 +31,60 @@ export function sizesKey(sizes: ArrayLike<number>, n: number, min: number): numb
   }
   return key53((h1 + Math.imul(count, 0x61c88647)) | 0, h2);
 }
+
+/** The parts of an allocator block the state fingerprint reads. */
+export interface FpBlock {
+  addr: number;
+  size: number;
+  free: boolean;
+  perm: boolean;
+  prev: FpBlock | null;
+  next: FpBlock | null;
+}
+
+/** A block that can never merge: its neighbours are segment ends or pinned (never freed) blocks. */
+export const walled = (b: FpBlock): boolean => (b.prev === null || b.prev.perm) && (b.next === null || b.next.perm);
+
+/**
+ * What a neighbour is, for the fingerprint: a wall (segment end or pinned), the live block, a free block, or a
+ * particular long-lived allocation (the prelude's tensors: same block, same address, in every layer).
+ */
+function neighbourId(n: FpBlock | null, live: FpBlock | null): number {
+  if (n === null || n.perm) return 0;
+  if (n === live) return 1;
+  return n.free ? 2 : (3 + n.addr) | 0;
+}
+
+/** A 32-bit mix of a size (any integer < 2^53) and its two neighbours' ids. */
+function mix3(size: number, left: number, right: number, seed: number): number {
+  let h = fmix((size % 0x40000000) ^ seed);
+  h = fmix(h ^ Math.floor(size / 0x40000000) ^ Math.imul(left, 0x9e3779b1));
+  return fmix((h + Math.imul(right ^ 0x7f4a7c15, 0x85ebca6b)) | 0);
+}
+
+/**
+ * Fingerprint of the large pool between layers: walled free blocks by size only (interchangeable, like seeded
+ * tails: h1/h2 carry those); every other free block by size and both neighbours; the live block (the layer's
+ * output, freed later) by the size it was handed (whole or split) and both neighbours. With the prelude's blocks
+ * named by address, this determines every future merge; ties that address order settles are counted apart.
+ */
+export function poolKey(pool: readonly FpBlock[], live: FpBlock | null, h1: number, h2: number): number {
+  for (const b of pool) {
+    if (walled(b)) {
+      h1 = (h1 + wallMix1(b.size)) | 0;
+      h2 = (h2 + wallMix2(b.size)) | 0;
+      continue;
+    }
+    const l = neighbourId(b.prev, live);
+    const r = neighbourId(b.next, live);
+    h1 = (h1 + mix3(b.size, l, r, 0x1b873593)) | 0;
+    h2 = (h2 + mix3(b.size, r, l, 0x3c6ef372)) | 0;
+  }
+  if (live) {
+    const l = neighbourId(live.prev, live);
+    const r = neighbourId(live.next, live);
+    h1 = (h1 + mix3(live.size, l, r, 0x6a09e667)) | 0;
+    h2 = (h2 + mix3(live.size, r, l, 0x510e527f)) | 0;
+  }
+  return key53(h1, h2);
+}

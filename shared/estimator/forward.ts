@@ -55,8 +55,11 @@ export function clearReplayMemo(): void {
   clearLayoutMemo();
 }
 
-/** Replay one prefill, every layer (the allocator's state never repeats exactly while KV accumulates). */
-export function simulatePrefill(s: ForwardShape): ForwardResult {
+/**
+ * Replay one prefill. Layers are skipped where the allocator's state repeats exactly (`skip`); when address
+ * order settled a best-fit tie after a skip (the skipped state's addresses differ), it replays again in full.
+ */
+export function simulatePrefill(s: ForwardShape, skip = SKIP_REPEATS): ForwardResult {
   const m = new CachingAllocator();
   m.seedFree(s.weightTails);
   const T = s.batch * s.seq;
@@ -92,33 +95,46 @@ export function simulatePrefill(s: ForwardShape): ForwardResult {
   let hidden = embeds;
   // Between layers only the layer output is freed later; KV copies and the prelude tensors are walls. When the
   // allocator's state fingerprint (stateHash) repeats, the layers in between repeat exactly: skip whole periods.
-  type Seen = Map<number, { layer: number; reserved: number; allocated: number }>;
+  // A period counts only if no address-settled tie happened in it (the fingerprint does not see addresses).
+  type Seen = Map<number, { layer: number; reserved: number; allocated: number; ties: number }>;
   const seenDense: Seen = new Map();
   const seenMoe: Seen = new Map();
+  const layerPeak: number[] = [];
+  const layerPhase: string[] = [];
   let skipped = false;
+  let tiesAtSkip = 0;
   // Requests after the layers (final norm, logits): cached blocks smaller than every request left are dead.
   const rowsOut = s.logitsAll ? T : s.batch;
   const tailMin = Math.min(largeUnits(T * s.hidden * 4), largeUnits(T * s.hidden * B), largeUnits(T * 4), largeUnits(rowsOut * s.vocab * B), largeUnits(rowsOut * s.vocab * 4));
   const allKindsFrom = s.moe ? s.moe.denseLayers : 0;
   for (let layer = 0; layer < s.layers; layer++) {
     const moe = s.moe !== null && layer >= s.moe.denseLayers;
+    m.windowPeakBytes = m.allocatedBytes;
     const out = decoderLayer(m, s, T, moe);
+    layerPeak[layer] = m.windowPeakBytes;
+    layerPhase[layer] = m.windowPeakPhase;
     if (hidden !== embeds) m.free(hidden);
     hidden = out;
-    if (skipped || !SKIP_REPEATS || s.layers - 1 - layer < 2) continue;
+    if (skipped || !skip || s.layers - 1 - layer < 2) continue;
     if (layer >= allKindsFrom) m.hideDead(Math.min(m.minLargeRequest, tailMin));
     const seen = moe ? seenMoe : seenDense;
     const hash = m.stateHash(hidden);
     const prev = seen.get(hash);
-    if (prev) {
+    if (prev && prev.ties === m.ties) {
       const period = layer - prev.layer;
       const periods = Math.floor((s.layers - 1 - layer - 1) / period);
       if (periods > 0) {
-        m.skip(periods * (m.reservedBytes - prev.reserved), periods * (m.allocatedBytes - prev.allocated));
+        // The skipped periods repeat layers prev.layer+1..layer, each shifted by the period's allocation growth.
+        const grow = m.allocatedBytes - prev.allocated;
+        let at = prev.layer + 1;
+        for (let l = at + 1; l <= layer; l++) if (layerPeak[l]! > layerPeak[at]!) at = l;
+        const peak = layerPeak[at]! + (grow >= 0 ? periods : 1) * grow;
+        m.skip(periods * (m.reservedBytes - prev.reserved), periods * grow, peak, layerPhase[at]!);
         layer += periods * period;
       }
       skipped = true;
-    } else seen.set(hash, { layer, reserved: m.reservedBytes, allocated: m.allocatedBytes });
+      tiesAtSkip = m.ties;
+    } else seen.set(hash, { layer, reserved: m.reservedBytes, allocated: m.allocatedBytes, ties: m.ties });
   }
   const peakLayers = m.peakAllocatedBytes;
   const layersPhase = m.peakPhase;
@@ -137,6 +153,7 @@ export function simulatePrefill(s: ForwardShape): ForwardResult {
     m.free(logits);
   }
   m.free(nf);
+  if (skipped && m.ties !== tiesAtSkip) return simulatePrefill(s, false);
   return {
     peakBytes: Math.max(peakLayers, m.peakAllocatedBytes),
     peakPhase: peakLayers >= m.peakAllocatedBytes ? `${layersPhase}, last layer` : m.peakPhase,
