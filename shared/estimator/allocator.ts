@@ -10,7 +10,7 @@
  *   empty_cache, so reserved grows when no cached block fits: that is the "slack" above the peak.
  * Stats follow the allocator: allocated counts the block handed out (a whole unsplit block included).
  */
-import { poolKey, sizesKey, walled, wallMix1, wallMix2 } from './fingerprint.ts';
+import { orderedPoolKey, SEGMENT_BASE, sizesKey, walled, wallMix1, wallMix2 } from './fingerprint.ts';
 import { MIN_BLOCK, segmentSize, SMALL_BUFFER, SMALL_UNITS } from './allocatorRules.ts';
 
 export { largeUnits, roundRequest, segmentSize, SMALL_BUFFER, SMALL_SIZE } from './allocatorRules.ts';
@@ -44,7 +44,7 @@ export class CachingAllocator {
   private readonly pool: Block[] = [];
   private readonly sizes: number[] = [];
   private readonly addrs: number[] = [];
-  private nextAddr = 2 ** 29; // segments opened here lie above the seeded tails (addresses in 512-byte units)
+  private nextAddr = SEGMENT_BASE; // segments opened here lie above the seeded tails (addresses in 512-byte units)
   private readonly tailSizes: number[] = [];
   private tailHash1 = 0;
   private tailHash2 = 0;
@@ -53,10 +53,10 @@ export class CachingAllocator {
   private smallReserved = 0;
   /** Smallest large-pool request seen (512-byte units). */
   minLargeRequest = Infinity;
-  /** Best-fit choices that address order settled between blocks that are not interchangeable (see noteTie). */
+  /** Best-fit ties that addresses stateHash does not see settled (see noteTie). */
   ties = 0;
   private poolTie = false;
-  /** Highest allocated since the caller last set it (the replay sets it at each layer start), and its phase. */
+  /** Highest allocated since the caller last set it (at most peakAllocatedBytes: set both together), and its phase. */
   windowPeakBytes = 0;
   windowPeakPhase = '';
 
@@ -71,17 +71,20 @@ export class CachingAllocator {
   }
 
   /**
-   * Best fit found another cached block of the chosen size: lowest address wins. Harmless when every candidate is
-   * walled in (they are interchangeable); otherwise the choice depends on addresses, which the state fingerprint
-   * does not see, so it is counted and the replay refuses a skip across it.
+   * Best fit found two cached blocks of the chosen size below SEGMENT_BASE (seeded tails and their pieces, whose
+   * addresses do not follow the order stateHash records): lowest address wins. Harmless when all of those are
+   * walled in (interchangeable); otherwise counted, and the replay refuses a skip across it. Ties among blocks in
+   * opened segments are settled the same way in equal states (stateHash hashes them in address order).
    */
   private noteTie(size: number): void {
+    let low = 0;
+    let open = false;
     for (const b of this.pool) {
-      if (b.size === size && !walled(b)) {
-        this.ties++;
-        return;
-      }
+      if (b.size !== size || b.addr >= SEGMENT_BASE) continue;
+      low++;
+      if (!walled(b)) open = true;
     }
+    if (low > 1 && open) this.ties++;
   }
 
   private push(b: Block): void {
@@ -115,12 +118,12 @@ export class CachingAllocator {
     let best = -1;
     let bestSize = Infinity;
     let bestAddr = Infinity;
-    let tie = false;
+    let tie = false; // two candidates of the best size below SEGMENT_BASE (see noteTie)
     for (let i = 0; i < sizes.length; i++) {
       const bs = sizes[i]!;
       if (bs < size || bs > bestSize) continue;
       if (bs === bestSize) {
-        tie = true;
+        if (addrs[i]! < SEGMENT_BASE && bestAddr < SEGMENT_BASE) tie = true;
         if (addrs[i]! > bestAddr) continue;
       } else tie = false;
       best = i;
@@ -138,7 +141,7 @@ export class CachingAllocator {
     if (size <= SMALL_UNITS) {
       // Small-pool requests are counted, not placed: 2 MiB segments are added as the live small bytes grow.
       this.allocatedBytes += size * MIN_BLOCK;
-      if (this.allocatedBytes > this.windowPeakBytes || this.allocatedBytes > this.peakAllocatedBytes) this.notePeak();
+      if (this.allocatedBytes > this.windowPeakBytes) this.notePeak();
       this.smallLive += size;
       while (this.smallLive > this.smallReserved) {
         this.smallReserved += SMALL_BUFFER / MIN_BLOCK;
@@ -153,7 +156,6 @@ export class CachingAllocator {
     if (tail >= 0 && (best < 0 || this.tailSizes[tail]! <= this.sizes[best]!)) {
       // A seeded tail: lower address than any segment opened here, so it wins ties too.
       const tsize = this.tailSizes[tail]!;
-      if (best >= 0 && this.sizes[best] === tsize) this.noteTie(tsize);
       this.tailSizes.splice(tail, 1);
       this.hashTail(tsize, -1);
       block = { addr: this.tailAddr++, size: tsize, free: true, perm: false, slot: -1, prev: null, next: null };
@@ -177,7 +179,7 @@ export class CachingAllocator {
     }
     block.free = false;
     this.allocatedBytes += block.size * MIN_BLOCK;
-    if (this.allocatedBytes > this.windowPeakBytes || this.allocatedBytes > this.peakAllocatedBytes) this.notePeak();
+    if (this.allocatedBytes > this.windowPeakBytes) this.notePeak();
     return block;
   }
 
@@ -209,14 +211,14 @@ export class CachingAllocator {
   }
 
   /**
-   * Fingerprint of the allocator's future behaviour between layers (poolKey: cached blocks with their neighbours,
+   * Fingerprint of the allocator's future behaviour between layers (orderedPoolKey: cached blocks with their neighbours,
    * `live` = the layer output, the one allocated block freed later), the seeded tails and the small pool's room
    * (reserved − live: its future growth depends on nothing else). Equal states evolve identically, up to the ties
    * counted in `ties`.
    */
   stateHash(live: Handle | null): number {
     const room = this.smallReserved - this.smallLive;
-    return poolKey(this.pool, live, (room * 31 + this.tailHash1) | 0, (room * 17 + 1 + this.tailHash2) | 0);
+    return orderedPoolKey(this.pool, live, (room * 31 + this.tailHash1) | 0, (room * 17 + 1 + this.tailHash2) | 0);
   }
 
   /** Mark a live block as never freed (it walls in its free neighbours for good). */

@@ -62,14 +62,39 @@ function mix3(size: number, left: number, right: number, seed: number): number {
   return fmix((h + Math.imul(right ^ 0x7f4a7c15, 0x85ebca6b)) | 0);
 }
 
+/** Addresses at or above this lie in segments the replay opened (below: seeded weight tails, see allocator). */
+export const SEGMENT_BASE = 2 ** 29;
+
+/** Scratch list for orderedPoolKey (reused: no allocation per layer). */
+const seq: FpBlock[] = [];
+
+/** Append b to seq, keeping seq sorted by address (insertion sort: a few dozen blocks). */
+function insertByAddr(b: FpBlock): void {
+  let i = seq.length;
+  seq.push(b);
+  while (i > 0 && seq[i - 1]!.addr > b.addr) {
+    seq[i] = seq[i - 1]!;
+    i--;
+  }
+  seq[i] = b;
+}
+
 /**
- * Fingerprint of the large pool between layers: walled free blocks by size only (interchangeable, like seeded
- * tails: h1/h2 carry those); every other free block by size and both neighbours; the live block (the layer's
- * output, freed later) by the size it was handed (whole or split) and both neighbours. With the prelude's blocks
- * named by address, this determines every future merge; ties that address order settles are counted apart.
+ * Fingerprint of the large pool between layers, `live` being the layer output (the one allocated block freed
+ * later). Blocks in segments the replay opened, and `live`, are hashed as a sequence in address order: each by
+ * size and both neighbours (wall, live, free, or a particular prelude tensor by its address), walled-in blocks
+ * by size only, `live` by the size it was handed (whole or split). Equal keys thus mean equal merges to come and
+ * equal address order, so best-fit ties among these resolve alike. Seeded tails and their pieces (below
+ * SEGMENT_BASE) are an order-free multiset, walled ones by size only (interchangeable): h1/h2 carry the unused
+ * tails; the allocator counts the ties whose outcome this key cannot tell.
  */
-export function poolKey(pool: readonly FpBlock[], live: FpBlock | null, h1: number, h2: number): number {
+export function orderedPoolKey(pool: readonly FpBlock[], live: FpBlock | null, h1: number, h2: number): number {
+  seq.length = 0;
   for (const b of pool) {
+    if (b.addr >= SEGMENT_BASE) {
+      insertByAddr(b);
+      continue;
+    }
     if (walled(b)) {
       h1 = (h1 + wallMix1(b.size)) | 0;
       h2 = (h2 + wallMix2(b.size)) | 0;
@@ -81,10 +106,25 @@ export function poolKey(pool: readonly FpBlock[], live: FpBlock | null, h1: numb
     h2 = (h2 + mix3(b.size, r, l, 0x3c6ef372)) | 0;
   }
   if (live) {
-    const l = neighbourId(live.prev, live);
-    const r = neighbourId(live.next, live);
-    h1 = (h1 + mix3(live.size, l, r, 0x6a09e667)) | 0;
-    h2 = (h2 + mix3(live.size, r, l, 0x510e527f)) | 0;
+    if (live.addr >= SEGMENT_BASE) insertByAddr(live);
+    else {
+      const l = neighbourId(live.prev, live);
+      const r = neighbourId(live.next, live);
+      h1 = (h1 + mix3(live.size, l, r, 0x6a09e667)) | 0;
+      h2 = (h2 + mix3(live.size, r, l, 0x510e527f)) | 0;
+    }
   }
-  return key53(h1, h2);
+  let s1 = 0x243f6a88;
+  let s2 = 0x13198a2e;
+  for (const b of seq) {
+    const isLive = b === live ? 1 : 0;
+    const w = b !== live && walled(b);
+    const l = w ? 0 : neighbourId(b.prev, live);
+    const r = w ? 0 : neighbourId(b.next, live);
+    s1 = (Math.imul(s1, 0x9e3779b1) + mix3(b.size, l, r, 0x1b873593 ^ isLive)) | 0;
+    s2 = (Math.imul(s2, 0x85ebca77) + mix3(b.size, r, l, 0x3c6ef372 ^ isLive)) | 0;
+  }
+  const n = seq.length;
+  seq.length = 0;
+  return key53((h1 + fmix(s1)) | 0, (h2 + fmix(s2 ^ n)) | 0);
 }

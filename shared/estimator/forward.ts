@@ -139,6 +139,7 @@ export function simulatePrefill(s: ForwardShape, skip = SKIP_REPEATS): ForwardRe
   const peakLayers = m.peakAllocatedBytes;
   const layersPhase = m.peakPhase;
   m.peakAllocatedBytes = m.allocatedBytes;
+  m.windowPeakBytes = m.allocatedBytes;
   const nf = rmsNorm(m, T * s.hidden, T, B);
   if (hidden !== embeds) m.free(hidden);
   m.free(embeds);
