@@ -55,7 +55,9 @@ export class CachingAllocator {
   minLargeRequest = Infinity;
   /** Best-fit ties that addresses stateHash does not see settled (see noteTie). */
   ties = 0;
-  private poolTie = false;
+  private lowTie = false;
+  /** Neighbour links among blocks below SEGMENT_BASE (0: every one stands alone, walled in). */
+  private lowLinks = 0;
   /** Highest allocated since the caller last set it (at most peakAllocatedBytes: set both together), and its phase. */
   windowPeakBytes = 0;
   windowPeakPhase = '';
@@ -71,20 +73,20 @@ export class CachingAllocator {
   }
 
   /**
-   * Best fit found two cached blocks of the chosen size below SEGMENT_BASE (seeded tails and their pieces, whose
+   * Best fit found two cached blocks of the chosen size below SEGMENT_BASE (pieces of seeded tails, whose
    * addresses do not follow the order stateHash records): lowest address wins. Harmless when all of those are
    * walled in (interchangeable); otherwise counted, and the replay refuses a skip across it. Ties among blocks in
    * opened segments are settled the same way in equal states (stateHash hashes them in address order).
    */
   private noteTie(size: number): void {
-    let low = 0;
-    let open = false;
-    for (const b of this.pool) {
-      if (b.size !== size || b.addr >= SEGMENT_BASE) continue;
-      low++;
-      if (!walled(b)) open = true;
+    const sizes = this.sizes;
+    const addrs = this.addrs;
+    for (let i = 0; i < sizes.length; i++) {
+      if (sizes[i] === size && addrs[i]! < SEGMENT_BASE && !walled(this.pool[i]!)) {
+        this.ties++;
+        return;
+      }
     }
-    if (low > 1 && open) this.ties++;
   }
 
   private push(b: Block): void {
@@ -118,19 +120,19 @@ export class CachingAllocator {
     let best = -1;
     let bestSize = Infinity;
     let bestAddr = Infinity;
-    let tie = false; // two candidates of the best size below SEGMENT_BASE (see noteTie)
+    let lowTie = false; // two candidates of the best size below SEGMENT_BASE (see noteTie)
     for (let i = 0; i < sizes.length; i++) {
       const bs = sizes[i]!;
       if (bs < size || bs > bestSize) continue;
       if (bs === bestSize) {
-        if (addrs[i]! < SEGMENT_BASE && bestAddr < SEGMENT_BASE) tie = true;
+        if (addrs[i]! < SEGMENT_BASE && bestAddr < SEGMENT_BASE) lowTie = true;
         if (addrs[i]! > bestAddr) continue;
-      } else tie = false;
+      } else lowTie = false;
       best = i;
       bestSize = bs;
       bestAddr = addrs[i]!;
     }
-    this.poolTie = tie;
+    this.lowTie = lowTie;
     return best;
   }
 
@@ -160,7 +162,7 @@ export class CachingAllocator {
       this.hashTail(tsize, -1);
       block = { addr: this.tailAddr++, size: tsize, free: true, perm: false, slot: -1, prev: null, next: null };
     } else if (best >= 0) {
-      if (this.poolTie) this.noteTie(this.sizes[best]!);
+      if (this.lowTie && this.lowLinks > 0) this.noteTie(this.sizes[best]!);
       block = this.pool[best]!;
       this.take(block);
     } else {
@@ -174,6 +176,7 @@ export class CachingAllocator {
       const rest: Block = { addr: block.addr + size, size: remaining, free: true, perm: false, slot: -1, prev: block, next: block.next };
       if (block.next) block.next.prev = rest;
       block.next = rest;
+      if (block.addr < SEGMENT_BASE) this.lowLinks++;
       block.size = size;
       this.push(rest);
     }
@@ -194,6 +197,7 @@ export class CachingAllocator {
     let b = h;
     const prev = b.prev;
     if (prev && prev.free) {
+      if (prev.addr < SEGMENT_BASE) this.lowLinks--;
       this.take(prev);
       prev.size += b.size;
       prev.next = b.next;
@@ -202,6 +206,7 @@ export class CachingAllocator {
     }
     const next = b.next;
     if (next && next.free) {
+      if (next.addr < SEGMENT_BASE) this.lowLinks--;
       this.take(next);
       b.size += next.size;
       b.next = next.next;

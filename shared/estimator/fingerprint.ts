@@ -117,12 +117,12 @@ export function orderedPoolKey(pool: readonly FpBlock[], live: FpBlock | null, h
   let s1 = 0x243f6a88;
   let s2 = 0x13198a2e;
   for (const b of seq) {
-    const isLive = b === live ? 1 : 0;
-    const w = b !== live && walled(b);
-    const l = w ? 0 : neighbourId(b.prev, live);
-    const r = w ? 0 : neighbourId(b.next, live);
-    s1 = (Math.imul(s1, 0x9e3779b1) + mix3(b.size, l, r, 0x1b873593 ^ isLive)) | 0;
-    s2 = (Math.imul(s2, 0x85ebca77) + mix3(b.size, r, l, 0x3c6ef372 ^ isLive)) | 0;
+    // One mix per block (walled: by size only), combined in order twice (two 32-bit sequence hashes).
+    const e = b === live
+      ? mix3(b.size, neighbourId(b.prev, live), neighbourId(b.next, live), 0x6a09e667)
+      : walled(b) ? wallMix1(b.size) : mix3(b.size, neighbourId(b.prev, live), neighbourId(b.next, live), 0x1b873593);
+    s1 = (Math.imul(s1, 0x9e3779b1) + e) | 0;
+    s2 = (Math.imul(s2 ^ e, 0x85ebca77) + (b.size | 0)) | 0;
   }
   const n = seq.length;
   seq.length = 0;
