@@ -83,75 +83,76 @@ export async function startAgent(config: Config, options: AgentOptions = {}): Pr
     cors: { origin: false },
     maxHttpBufferSize: 64 * 1024,
   });
-  // Alerts run on the server (rules, webhooks, alert log, GET /api/alerts); a bad --config throws here.
-  let alerts: Alerts;
-  try {
-    alerts = await startAlerts({ hub, io, config, sourceKind: source.kind });
-  } catch (e) {
-    io.close();
-    throw e;
-  }
-  const app = createHttpApp({
-    hub,
-    token: config.token,
-    clientDir: findClientDir(options.clientDir),
-    clientCount: () => io.engine.clientsCount,
-    apiRouters: [alerts.router],
-  });
-  httpServer.on('request', app);
-
-  if (config.token) {
-    const token = config.token;
-    io.use((socket, next) => {
-      const given = socket.handshake.auth?.token ?? tokenFromCookieHeader(socket.handshake.headers.cookie);
-      if (tokenMatches(token, typeof given === 'string' ? given : null)) next();
-      else next(new Error('access token required'));
-    });
-  }
-  const agentModel = resolveAgentModel(config.model);
-  const { enabled, headroom, forecast } = alerts.engine.config;
-  const alertSettings = { enabled, headroom, maxBatch: forecast.maxBatch, maxSeqLen: forecast.maxSeqLen };
-  io.on('connection', (socket) => {
-    socket.emit('snapshot', { ...hub.snapshot(), agentModel, alertSettings });
-    registerSocketHandlers(socket, { hub, source });
-  });
-  const detachBroadcast = attachBroadcast(io, hub);
-  const attribution = attachAttribution(hub, { emit: (frame) => io.emit('attribution', frame) });
-  hub.attributionSnapshot = attribution.snapshot;
-  // --record: the live session, appended as it arrives (format v1).
-  let recorder: RecordingWriter | null = null;
-  if (config.recordFile && source.kind !== 'live') log.warn('--record records the live source; ignored while replaying');
-  else if (config.recordFile) {
-    try {
-      recorder = await RecordingWriter.open({ file: config.recordFile });
-    } catch (e) {
-      detachBroadcast();
-      await alerts.close();
-      io.close();
-      throw e;
+  // Everything started so far, stopped in reverse order by close() or when a later start-up step fails.
+  const teardown: Array<() => unknown> = [() => new Promise<void>((resolve) => io.close(() => resolve()))];
+  const stopAll = async (): Promise<void> => {
+    for (const step of teardown.splice(0).reverse()) {
+      try {
+        await step();
+      } catch (e) {
+        log.error('stopping a part of the agent failed', { error: String(e) });
+      }
     }
-    const writer = recorder;
-    hub.subscribe({ record: (r) => writer.append(r) });
-  }
+  };
 
-  const address = await listen(httpServer, config.port, config.host);
+  let alerts: Alerts;
+  let address: AddressInfo;
   try {
+    // Alerts run on the server (rules, webhooks, alert log, GET /api/alerts); a bad --config throws here.
+    alerts = await startAlerts({ hub, io, config, sourceKind: source.kind });
+    const started = alerts;
+    teardown.push(() => started.close());
+    const app = createHttpApp({
+      hub,
+      token: config.token,
+      clientDir: findClientDir(options.clientDir),
+      clientCount: () => io.engine.clientsCount,
+      apiRouters: [alerts.router],
+    });
+    httpServer.on('request', app);
+
+    if (config.token) {
+      const token = config.token;
+      io.use((socket, next) => {
+        const given = socket.handshake.auth?.token ?? tokenFromCookieHeader(socket.handshake.headers.cookie);
+        if (tokenMatches(token, typeof given === 'string' ? given : null)) next();
+        else next(new Error('access token required'));
+      });
+    }
+    const agentModel = resolveAgentModel(config.model);
+    const { enabled, headroom, forecast } = alerts.engine.config;
+    const alertSettings = { enabled, headroom, maxBatch: forecast.maxBatch, maxSeqLen: forecast.maxSeqLen };
+    io.on('connection', (socket) => {
+      socket.emit('snapshot', { ...hub.snapshot(), agentModel, alertSettings });
+      registerSocketHandlers(socket, { hub, source });
+    });
+    teardown.push(attachBroadcast(io, hub));
+    const attribution = attachAttribution(hub, { emit: (frame) => io.emit('attribution', frame) });
+    hub.attributionSnapshot = attribution.snapshot;
+    teardown.push(() => attribution.detach());
+
+    // --record: the live session, appended as it arrives (format v1).
+    if (config.recordFile && source.kind !== 'live') log.warn('--record records the live source; ignored while replaying');
+    else if (config.recordFile) {
+      const recorder = await RecordingWriter.open({ file: config.recordFile });
+      teardown.push(() => recorder.close());
+      hub.subscribe({ record: (r) => recorder.append(r) });
+    }
+
+    address = await listen(httpServer, config.port, config.host);
     await source.start(hub);
+    teardown.push(() => source.stop());
+    // --torch-log / --torch-trace-dir: PyTorch's own view of its memory, joined with nvidia-smi by attribution.
+    const torch: TorchInputs = await startTorchInputs(config, hub);
+    teardown.push(() => torch.stop());
   } catch (e) {
-    await recorder?.close();
-    detachBroadcast();
-    await alerts.close();
-    io.close();
-    await new Promise<void>((r) => httpServer.close(() => r()));
+    await stopAll();
     throw e;
   }
-  // --torch-log / --torch-trace-dir: PyTorch's own view of its memory, joined with nvidia-smi by attribution.
-  const torch: TorchInputs = await startTorchInputs(config, hub);
   const shownHost = address.family === 'IPv6' ? `[${address.address}]` : address.address;
   const url = `http://${shownHost}:${address.port}/`;
   log.debug('agent started', { url, source: source.kind });
 
-  let closed = false;
   return {
     url,
     port: address.port,
@@ -160,15 +161,7 @@ export async function startAgent(config: Config, options: AgentOptions = {}): Pr
     io,
     alerts,
     async close() {
-      if (closed) return;
-      closed = true;
-      detachBroadcast();
-      attribution.detach();
-      await torch.stop();
-      await source.stop();
-      await recorder?.close();
-      await alerts.close();
-      await new Promise<void>((resolve) => io.close(() => resolve()));
+      await stopAll();
     },
   };
 }
