@@ -11,17 +11,11 @@
  * (bf16 input has no half_to_float fast path), so scores peak at 2 + 4 + 4 B per element; fp32 SDPA with
  * GQA falls back to the math kernel, which materialises the scores, a safe-softmax output and a bool mask.
  */
-import { CachingAllocator, largeUnits, type Handle } from './allocator.ts';
+import { CachingAllocator, type Handle } from './allocator.ts';
 import { clearLayoutMemo } from './weightsLayout.ts';
 import { decoderLayer, rmsNorm, type ForwardResult, type ForwardShape } from './layers.ts';
 
 export type { ForwardResult, ForwardShape } from './layers.ts';
-
-/** Skip repeating layers (exact); off only to check that against a full replay. */
-let SKIP_REPEATS = true;
-export function setRepeatSkipping(on: boolean): void {
-  SKIP_REPEATS = on;
-}
 
 const MEMO_ENTRIES = 512;
 const memo = new Map<string, ForwardResult>();
@@ -56,15 +50,14 @@ export function clearReplayMemo(): void {
 }
 
 /**
- * Replay one prefill. Layers are skipped where the allocator's state repeats exactly (`skip`); when address
- * order settled a best-fit tie after a skip (the skipped state's addresses differ), it replays again in full.
+ * Replay one prefill, every layer (the allocator's state does not repeat: each layer's KV copies carve it anew),
+ * against `m` (a fresh allocator model; tests pass one that also records the requests).
  */
-export function simulatePrefill(s: ForwardShape, skip = SKIP_REPEATS): ForwardResult {
-  const m = new CachingAllocator();
+export function simulatePrefill(s: ForwardShape, m = new CachingAllocator()): ForwardResult {
   m.seedFree(s.weightTails);
   const T = s.batch * s.seq;
   const B = s.bytes;
-  m.pin(m.malloc(T * 8)); // input_ids: the caller holds them through the forward
+  m.malloc(T * 8); // input_ids: the caller holds them through the forward
   const embeds = m.malloc(T * s.hidden * B);
   const cachePos = m.malloc(s.seq * 8);
   let mask: Handle | null = null;
@@ -93,53 +86,14 @@ export function simulatePrefill(s: ForwardShape, skip = SKIP_REPEATS): ForwardRe
 
   const kvLayer = kvBytesPerLayer(s, T);
   let hidden = embeds;
-  // Between layers only the layer output is freed later; KV copies and the prelude tensors are walls. When the
-  // allocator's state fingerprint (stateHash) repeats, the layers in between repeat exactly: skip whole periods.
-  // A period counts only if no address-settled tie happened in it (the fingerprint does not see addresses).
-  type Seen = Map<number, { layer: number; reserved: number; allocated: number; ties: number }>;
-  const seenDense: Seen = new Map();
-  const seenMoe: Seen = new Map();
-  const layerPeak: number[] = [];
-  const layerPhase: string[] = [];
-  let skipped = false;
-  let tiesAtSkip = 0;
-  // Requests after the layers (final norm, logits): cached blocks smaller than every request left are dead.
-  const rowsOut = s.logitsAll ? T : s.batch;
-  const tailMin = Math.min(largeUnits(T * s.hidden * 4), largeUnits(T * s.hidden * B), largeUnits(T * 4), largeUnits(rowsOut * s.vocab * B), largeUnits(rowsOut * s.vocab * 4));
-  const allKindsFrom = s.moe ? s.moe.denseLayers : 0;
   for (let layer = 0; layer < s.layers; layer++) {
-    const moe = s.moe !== null && layer >= s.moe.denseLayers;
-    m.windowPeakBytes = m.allocatedBytes;
-    const out = decoderLayer(m, s, T, moe);
-    layerPeak[layer] = m.windowPeakBytes;
-    layerPhase[layer] = m.windowPeakPhase;
+    const out = decoderLayer(m, s, T, s.moe !== null && layer >= s.moe.denseLayers);
     if (hidden !== embeds) m.free(hidden);
     hidden = out;
-    if (skipped || !skip || s.layers - 1 - layer < 2) continue;
-    if (layer >= allKindsFrom) m.hideDead(Math.min(m.minLargeRequest, tailMin));
-    const seen = moe ? seenMoe : seenDense;
-    const hash = m.stateHash(hidden);
-    const prev = seen.get(hash);
-    if (prev && prev.ties === m.ties) {
-      const period = layer - prev.layer;
-      const periods = Math.floor((s.layers - 1 - layer - 1) / period);
-      if (periods > 0) {
-        // The skipped periods repeat layers prev.layer+1..layer, each shifted by the period's allocation growth.
-        const grow = m.allocatedBytes - prev.allocated;
-        let at = prev.layer + 1;
-        for (let l = at + 1; l <= layer; l++) if (layerPeak[l]! > layerPeak[at]!) at = l;
-        const peak = layerPeak[at]! + (grow >= 0 ? periods : 1) * grow;
-        m.skip(periods * (m.reservedBytes - prev.reserved), periods * grow, peak, layerPhase[at]!);
-        layer += periods * period;
-      }
-      skipped = true;
-      tiesAtSkip = m.ties;
-    } else seen.set(hash, { layer, reserved: m.reservedBytes, allocated: m.allocatedBytes, ties: m.ties });
   }
   const peakLayers = m.peakAllocatedBytes;
   const layersPhase = m.peakPhase;
   m.peakAllocatedBytes = m.allocatedBytes;
-  m.windowPeakBytes = m.allocatedBytes;
   const nf = rmsNorm(m, T * s.hidden, T, B);
   if (hidden !== embeds) m.free(hidden);
   m.free(embeds);
@@ -154,7 +108,6 @@ export function simulatePrefill(s: ForwardShape, skip = SKIP_REPEATS): ForwardRe
     m.free(logits);
   }
   m.free(nf);
-  if (skipped && m.ties !== tiesAtSkip) return simulatePrefill(s, false);
   return {
     peakBytes: Math.max(peakLayers, m.peakAllocatedBytes),
     peakPhase: peakLayers >= m.peakAllocatedBytes ? `${layersPhase}, last layer` : m.peakPhase,

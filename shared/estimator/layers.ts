@@ -253,8 +253,6 @@ function attention(m: A, s: ForwardShape, T: number): { out: Handle | null; kv: 
     const per = s.mla ? [kSize / T / B, vSize / T / B] : [s.kvHeads * s.headDim, s.kvHeads * s.headDim];
     kv = [m.malloc(Math.ceil(tokens * per[0]! * s.kvBytes)), m.malloc(Math.ceil(tokens * per[1]! * s.kvBytes))];
   }
-  m.pin(kv[0]!); // the cache keeps its copies to the end
-  m.pin(kv[1]!);
   let out: Handle | null;
   let held: Handle | null = null;
   if (s.attention === 'eager' || s.attention === 'math') ({ out, held } = scoresAttention(m, s, Q));

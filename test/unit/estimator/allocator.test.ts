@@ -1,7 +1,7 @@
 /** The caching-allocator model follows PyTorch's rules (CUDACachingAllocator.cpp, default settings). */
 import { describe, expect, it } from 'vitest';
 import { CachingAllocator, roundRequest, segmentSize } from '../../../shared/estimator/allocator.ts';
-import { residentLayout, residentReservedBytes } from '../../../shared/estimator/weightsLayout.ts';
+import { residentReservedBytes } from '../../../shared/estimator/weightsLayout.ts';
 
 const MiB = 1024 * 1024;
 
@@ -66,26 +66,5 @@ describe('CachingAllocator', () => {
     const reserved = residentReservedBytes(layer, 32, [1050673152, 1050673152]);
     expect(reserved).toBe(16_196_304_896);
     expect(16_229_859_328 - 33_554_432 - reserved).toBeLessThan(2 * MiB); // measured reserved less the cuBLAS workspace
-  });
-});
-
-describe('prefill replay', () => {
-  it('skips only exactly repeating layers: the result equals a full replay', async () => {
-    const { simulatePrefill, setRepeatSkipping } = await import('../../../shared/estimator/forward.ts');
-    const { forwardShape } = await import('../../../shared/estimator/hf.ts');
-    const { resolveInput } = await import('../../../shared/estimator/resolve.ts');
-    const { findModel, weightsBreakdown } = await import('../../../shared/estimator/index.ts');
-    const cases = [['qwen2.5-0.5b', 1, 512, 'sdpa'], ['tinyllama-1.1b', 1, 4096, 'sdpa'], ['llama-3-8b', 1, 512, 'eager'], ['gemma-2-9b', 2, 3000, 'sdpa'], ['mixtral-8x7b', 4, 1024, 'sdpa']] as const;
-    for (const [id, batch, seq, attention] of cases) {
-      const model = findModel(id)!;
-      const w = weightsBreakdown(model, 'bf16', 'bf16');
-      const layout = residentLayout(w.layerTensorBytes, w.layersPerGpu, w.bodyTensorBytes);
-      const base = forwardShape(resolveInput({ model, dtype: 'bf16', batch, promptTokens: seq, attention }), model.layers, null);
-      const shape = { ...base, weightTails: layout.freeBlocks, weightTailsKey: layout.key };
-      setRepeatSkipping(false);
-      const full = simulatePrefill(shape);
-      setRepeatSkipping(true);
-      expect(simulatePrefill(shape)).toEqual(full);
-    }
   });
 });
