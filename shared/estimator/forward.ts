@@ -13,7 +13,7 @@
  */
 import { CachingAllocator, type Handle } from './allocator.ts';
 import { clearLayoutMemo } from './weightsLayout.ts';
-import { decoderLayer, rmsNorm, type ForwardResult, type ForwardShape } from './layers.ts';
+import { decoderLayer, norm, type ForwardResult, type ForwardShape } from './layers.ts';
 
 export type { ForwardResult, ForwardShape } from './layers.ts';
 
@@ -38,7 +38,7 @@ export function replayPrefill(s: ForwardShape): ForwardResult {
 function shapeKey(s: ForwardShape): string {
   const e = s.moe;
   const c = s.mla;
-  return `${s.dtype}|${s.batch}|${s.seq}|${s.bytes}|${s.hidden}|${s.heads}|${s.kvHeads}|${s.headDim}|${s.intermediate}|${s.vocab}|${s.layers}|${s.attention}|${s.logitsAll}|${s.logitsFp32}|${s.kvBytes}|${s.staticCacheTokens}|`
+  return `${s.arch}|${s.qkNorm}|${s.slidingWindow}|${s.slidingAlternate}|${s.dtype}|${s.batch}|${s.seq}|${s.bytes}|${s.hidden}|${s.heads}|${s.kvHeads}|${s.headDim}|${s.intermediate}|${s.vocab}|${s.layers}|${s.attention}|${s.logitsAll}|${s.logitsFp32}|${s.kvBytes}|${s.staticCacheTokens}|`
     + (e ? `${e.experts},${e.topK},${e.intermediate},${e.sharedWidth},${e.denseLayers}|` : '-|')
     + (c ? `${c.kvLoraRank},${c.qLoraRank},${c.qkHeadDim},${c.ropeDim},${c.vHeadDim}|` : '-|') + s.weightTailsKey;
 }
@@ -58,20 +58,44 @@ export function simulatePrefill(s: ForwardShape, m = new CachingAllocator()): Fo
   const T = s.batch * s.seq;
   const B = s.bytes;
   m.malloc(T * 8); // input_ids: the caller holds them through the forward
-  const embeds = m.malloc(T * s.hidden * B);
+  let embeds = m.malloc(T * s.hidden * B);
+  if (s.arch === 'gemma2') {
+    // Gemma2TextScaledWordEmbedding: embedding(ids) * embed_scale.
+    const scaled = m.malloc(T * s.hidden * B);
+    m.free(embeds);
+    embeds = scaled;
+  }
   const cachePos = m.malloc(s.seq * 8);
-  let mask: Handle | null = null;
-  if (s.attention === 'eager') {
-    // masking_utils.eager_mask: the causal rule gives a (1, 1, s, s) bool, torch.where expands it to (b, 1, s, s).
+  // masking_utils: the full causal mask (eager only: SDPA passes is_causal instead), then the sliding-window one
+  // (eager always; SDPA once s ≥ window). The sliding rule is and_masks(causal, window): each rule's (1, 1, s, s)
+  // bool is and-ed into a running result. Eager expands the bool to a (b, 1, s, s) additive mask (torch.where).
+  const masks: (Handle | null)[] = [];
+  const eager = s.attention === 'eager';
+  const sliding = s.slidingWindow !== null;
+  const slidingMasked = sliding && (eager || s.seq >= s.slidingWindow!);
+  if (eager && (!sliding || s.slidingAlternate)) {
     const bool = m.malloc(s.seq * s.seq);
-    mask = m.malloc(s.batch * s.seq * s.seq * B);
+    masks.push(m.malloc(s.batch * s.seq * s.seq * B));
     m.free(bool);
   }
+  if (slidingMasked) {
+    const causal = m.malloc(s.seq * s.seq);
+    const r1 = m.malloc(s.seq * s.seq);
+    m.free(causal);
+    const window = m.malloc(s.seq * s.seq);
+    const r2 = m.malloc(s.seq * s.seq);
+    m.free(window);
+    m.free(r1);
+    if (eager) {
+      masks.push(m.malloc(s.batch * s.seq * s.seq * B));
+      m.free(r2);
+    } else masks.push(r2);
+  }
+  // RotaryEmbedding.forward: freqs and emb are locals, freed on return after cos/sin are cast to the dtype.
   const d = s.mla ? s.mla.ropeDim : s.headDim;
   const posF = m.malloc(s.seq * 4);
   const freqs = m.malloc((s.seq * d * 4) / 2);
   const emb = m.malloc(s.seq * d * 4);
-  m.free(freqs);
   const cs: (Handle | null)[] = [];
   for (let i = 0; i < 2; i++) {
     const raw = m.malloc(s.seq * d * 4);
@@ -79,30 +103,43 @@ export function simulatePrefill(s: ForwardShape, m = new CachingAllocator()): Fo
     m.free(raw);
     cs.push(scaled);
   }
-  m.free(emb);
-  m.free(posF);
   const rope16 = cs.map((c) => (B < 4 ? m.malloc(s.seq * d * B) : c));
+  m.free(freqs);
+  m.free(emb);
   if (B < 4) cs.forEach((c) => m.free(c));
+  m.free(posF);
 
   const kvLayer = kvBytesPerLayer(s, T);
   let hidden = embeds;
   for (let layer = 0; layer < s.layers; layer++) {
-    const out = decoderLayer(m, s, T, s.moe !== null && layer >= s.moe.denseLayers);
+    const local = sliding && (!s.slidingAlternate || layer % 2 === 0);
+    const out = decoderLayer(m, s, T, s.moe !== null && layer >= s.moe.denseLayers, local && slidingMasked && !eager);
     if (hidden !== embeds) m.free(hidden);
     hidden = out;
   }
   const peakLayers = m.peakAllocatedBytes;
   const layersPhase = m.peakPhase;
   m.peakAllocatedBytes = m.allocatedBytes;
-  const nf = rmsNorm(m, T * s.hidden, T, B);
+  const nf = norm(m, s, T * s.hidden, T);
   if (hidden !== embeds) m.free(hidden);
+  // The model's locals go on return; the H200 traces free Llama's inputs_embeds before its mask, Gemma-2's
+  // mask mapping before its (scaled) embeddings.
+  if (s.arch === 'gemma2') masks.forEach((x) => m.free(x));
   m.free(embeds);
-  m.free(mask);
+  masks.forEach((x) => m.free(x));
   m.free(cachePos);
   rope16.forEach((c) => m.free(c));
   m.phase = 'lm_head logits';
   const rows = s.logitsAll ? T : s.batch;
-  const logits = m.malloc(rows * s.vocab * B);
+  let logits = m.malloc(rows * s.vocab * B);
+  if (s.arch === 'gemma2') {
+    // final_logit_softcapping: / cap, tanh, * cap.
+    for (let i = 0; i < 3; i++) {
+      const next = m.malloc(rows * s.vocab * B);
+      m.free(logits);
+      logits = next;
+    }
+  }
   if (s.logitsFp32 && B < 4) {
     m.malloc(rows * s.vocab * 4);
     m.free(logits);

@@ -44,7 +44,8 @@ export function forwardShape(r: Resolved, layers: number, staticTokens: number |
   return {
     dtype: r.dtype, batch: r.batch, seq: r.prompt, bytes: r.bytes, hidden: m.hidden, heads: m.heads / r.tp, kvHeads: kvHeadsPerRank(m.kvHeads, r.tp),
     headDim: m.headDim, intermediate: m.intermediate / r.tp, vocab: Math.ceil(m.vocab / r.tp), layers,
-    attention: sdpaBackend(r), logitsAll: r.logits === 'all', logitsFp32: r.logitsFp32, kvBytes: KV_BYTES[r.kvDtype],
+    attention: sdpaBackend(r), arch: m.family === 'phi3' ? 'phi3' : m.family === 'gemma2' ? 'gemma2' : 'llama', qkNorm: m.qkNorm,
+    slidingWindow: m.slidingWindow, slidingAlternate: m.slidingPattern === 'alternate', logitsAll: r.logits === 'all', logitsFp32: r.logitsFp32, kvBytes: KV_BYTES[r.kvDtype],
     staticCacheTokens: staticTokens, moe, mla, weightTails: [], weightTailsKey: '',
   };
 }

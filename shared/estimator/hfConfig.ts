@@ -83,7 +83,9 @@ export function modelFromHfConfig(raw: unknown, id = 'config.json'): ModelSpec {
   if (!Number.isInteger(headDim)) throw new EstimateError(`config.json: hidden_size ${hidden} is not a multiple of num_attention_heads ${heads}; give head_dim`);
   const moeType = type === 'mixtral' || type === 'qwen2_moe' || type === 'qwen3_moe' || type.startsWith('deepseek');
   const intermediate = need('intermediate_size', c.intermediate_size, c.ffn_hidden_size);
-  const slidingOn = c.sliding_window !== null && c.sliding_window !== undefined && c.sliding_window > 0
+  // Gemma2Config's default window (4096) applies when config.json leaves it out.
+  const window = c.sliding_window === undefined && type === 'gemma2' ? 4096 : c.sliding_window;
+  const slidingOn = window !== null && window !== undefined && window > 0
     && (type === 'qwen2' || type === 'qwen2_moe' || type === 'qwen3' || type === 'qwen3_moe' ? c.use_sliding_window === true : true);
   const spec: ModelSpec = modelSpec(id, id, {
     family: type, layers, hidden, heads, kvHeads, headDim, intermediate, vocab,
@@ -92,7 +94,7 @@ export function modelFromHfConfig(raw: unknown, id = 'config.json'): ModelSpec {
     outBias: false,
     qkNorm: type === 'qwen3' || type === 'qwen3_moe',
     normsPerLayer: type === 'gemma2' ? 4 : 2,
-    slidingWindow: slidingOn ? c.sliding_window! : null,
+    slidingWindow: slidingOn ? window! : null,
     slidingPattern: type === 'gemma2' ? 'alternate' : 'all',
     maxPositions: c.max_position_embeddings ?? c.seq_length ?? 4096,
     defaultDtype: dtypeOf(c.torch_dtype ?? c.dtype),

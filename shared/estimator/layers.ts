@@ -22,6 +22,17 @@ export interface ForwardShape {
   vocab: number;
   layers: number;
   attention: 'flash' | 'efficient' | 'math' | 'eager';
+  /**
+   * Code path of the decoder: Llama (also Mistral, Qwen2/3, Mixtral, DeepSeek); Phi-3 (fused qkv_proj and
+   * gate_up_proj, whose outputs live until the module returns); Gemma-2 (four norms per layer computed in fp32,
+   * scaled embeddings, soft-capped eager scores and logits).
+   */
+  arch: 'llama' | 'phi3' | 'gemma2';
+  /** Per-head RMSNorm on q and k after their projections (Qwen3). */
+  qkNorm: boolean;
+  /** Sliding-window size of the local layers (every layer, or the even ones when `slidingAlternate`), or null. */
+  slidingWindow: number | null;
+  slidingAlternate: boolean;
   logitsAll: boolean;
   logitsFp32: boolean;
   /** KV bytes per element when the cache stores another type than the activations (quantized cache). */
@@ -71,6 +82,36 @@ export function rmsNorm(m: A, n: number, tokens: number, B: number): Handle | nu
   return out;
 }
 
+/**
+ * Gemma2RMSNorm: `_norm(x.float()) * (1 + weight.float())` then `type_as(x)`; the variance is a temporary
+ * (freed at once), the product is fp32.
+ */
+export function gemmaNorm(m: A, n: number, tokens: number, B: number): Handle | null {
+  m.phase = 'RMSNorm fp32 temporaries';
+  const x32 = B < 4 ? m.malloc(n * 4) : null;
+  const pow = m.malloc(n * 4);
+  const v = m.malloc(tokens * 4);
+  m.free(pow);
+  const ve = m.malloc(tokens * 4);
+  m.free(v);
+  const rs = m.malloc(tokens * 4);
+  m.free(ve);
+  const y = m.malloc(n * 4);
+  m.free(rs);
+  m.free(x32);
+  const prod = m.malloc(n * 4);
+  m.free(y);
+  if (B === 4) return prod;
+  const out = m.malloc(n * B);
+  m.free(prod);
+  return out;
+}
+
+/** The model's norm: Llama-style RMSNorm or Gemma's. */
+export function norm(m: A, s: ForwardShape, n: number, tokens: number): Handle | null {
+  return s.arch === 'gemma2' ? gemmaNorm(m, n, tokens, s.bytes) : rmsNorm(m, n, tokens, s.bytes);
+}
+
 /** apply_rotary_pos_emb on one tensor: (x·cos) + (rotate_half(x)·sin). */
 function rope(m: A, n: number): Handle | null {
   const xc = m.malloc(n);
@@ -88,6 +129,17 @@ function rope(m: A, n: number): Handle | null {
 function mlp(m: A, tokens: number, width: number, s: ForwardShape): Handle | null {
   m.phase = 'MLP (gate, act, up, product)';
   const B = s.bytes;
+  if (s.arch === 'phi3') {
+    // gate, up = gate_up_proj(x).chunk(2): views, so the fused output lives until forward returns.
+    const gu = m.malloc(tokens * 2 * width * B);
+    const act = m.malloc(tokens * width * B);
+    const prod = m.malloc(tokens * width * B);
+    m.free(act);
+    const down = m.malloc(tokens * s.hidden * B);
+    m.free(prod);
+    m.free(gu);
+    return down;
+  }
   const g = m.malloc(tokens * width * B);
   const act = m.malloc(tokens * width * B);
   m.free(g);
@@ -152,8 +204,17 @@ function scoresAttention(m: A, s: ForwardShape, Q: number): { out: Handle | null
     m.free(qc);
     const scaled = m.malloc(scores * B);
     m.free(mm);
+    let capped = scaled;
+    if (s.arch === 'gemma2') {
+      // attn_logit_softcapping: / cap, tanh, * cap, each a new tensor.
+      for (let i = 0; i < 3; i++) {
+        const next = m.malloc(scores * B);
+        m.free(capped);
+        capped = next;
+      }
+    }
     const masked = m.malloc(scores * B);
-    m.free(scaled);
+    m.free(capped);
     // softmax(dtype=fp32): fp16 has a half_to_float kernel; bf16 is converted to an fp32 copy first.
     const conv = s.dtype === 'bf16' ? m.malloc(scores * 4) : null;
     const sm = m.malloc(scores * 4);
@@ -196,7 +257,16 @@ function scoresAttention(m: A, s: ForwardShape, Q: number): { out: Handle | null
   return { out, held: null };
 }
 
-function attention(m: A, s: ForwardShape, T: number): { out: Handle | null; kv: (Handle | null)[]; held: Handle | null } {
+/** q_proj / k_proj output, then (Qwen3) its per-head RMSNorm, which replaces it. */
+function projection(m: A, s: ForwardShape, bytes: number, rows: number): Handle | null {
+  const p = m.malloc(bytes);
+  if (!s.qkNorm) return p;
+  const normed = rmsNorm(m, bytes / s.bytes, rows, s.bytes);
+  m.free(p);
+  return normed;
+}
+
+function attention(m: A, s: ForwardShape, T: number, masked: boolean): { out: Handle | null; kv: (Handle | null)[]; held: Handle | null } {
   m.phase = 'attention projections and RoPE';
   const B = s.bytes;
   const h = s.hidden;
@@ -229,11 +299,20 @@ function attention(m: A, s: ForwardShape, T: number): { out: Handle | null; kv: 
     m.free(ckv);
     m.free(kvb);
     pre = [qc];
+  } else if (s.arch === 'phi3') {
+    Q = T * s.heads * s.headDim * B;
+    kSize = vSize = T * s.kvHeads * s.headDim * B;
+    // qkv = qkv_proj(x); q, k, v are views of it, and the local `qkv` keeps it until forward returns.
+    const qkv = m.malloc(Q + kSize + vSize);
+    const qe = rope(m, Q);
+    k = rope(m, kSize);
+    v = null;
+    pre = [qe, qkv];
   } else {
     Q = T * s.heads * s.headDim * B;
     kSize = vSize = T * s.kvHeads * s.headDim * B;
-    const q = m.malloc(Q);
-    const k0 = m.malloc(kSize);
+    const q = projection(m, s, Q, T * s.heads);
+    const k0 = projection(m, s, kSize, T * s.kvHeads);
     v = m.malloc(vSize);
     const qe = rope(m, Q);
     k = rope(m, kSize);
@@ -256,10 +335,19 @@ function attention(m: A, s: ForwardShape, T: number): { out: Handle | null; kv: 
   let out: Handle | null;
   let held: Handle | null = null;
   if (s.attention === 'eager' || s.attention === 'math') ({ out, held } = scoresAttention(m, s, Q));
-  else {
+  else if (masked) {
+    // A materialised mask rules out flash: sdpa_attention_forward repeats K and V for GQA (no enable_gqa with a
+    // mask) and the mem-efficient kernel takes the bool mask as a (b, 1, s, s) additive bias.
+    const kr = s.kvHeads !== s.heads ? m.malloc(Q) : null;
+    const vr = s.kvHeads !== s.heads ? m.malloc(Q) : null;
+    const bias = m.malloc(s.batch * s.seq * s.seq * B);
+    out = m.malloc(T * s.heads * s.headDim * B);
+    m.free(bias);
+    m.free(kr);
+    m.free(vr);
+  } else {
+    // Fused kernel: only the output (no logsumexp is kept without autograd; none in the H200 traces).
     out = m.malloc(T * s.heads * (s.mla ? s.mla.vHeadDim : s.headDim) * B);
-    const lse = m.malloc(T * s.heads * 4);
-    m.free(lse);
   }
   if (s.staticCacheTokens !== null || s.kvBytes !== B) {
     m.free(k);
@@ -271,17 +359,28 @@ function attention(m: A, s: ForwardShape, T: number): { out: Handle | null; kv: 
   return { out: o, kv, held };
 }
 
-export function decoderLayer(m: A, s: ForwardShape, T: number, moe: boolean): Handle | null {
+/** One decoder layer; `masked`: its SDPA call gets a materialised mask (a sliding-window layer at s ≥ window). */
+export function decoderLayer(m: A, s: ForwardShape, T: number, moe: boolean, masked = false): Handle | null {
   const H = T * s.hidden * s.bytes;
-  const n1 = rmsNorm(m, T * s.hidden, T, s.bytes);
+  const n1 = norm(m, s, T * s.hidden, T);
   // `hidden_states, _ = self.self_attn(...)`: `_` keeps eager attention probabilities alive until the layer returns.
-  const { out: attn, held } = attention(m, s, T);
+  const { out: attn, held } = attention(m, s, T, masked);
   m.free(n1);
+  let a = attn;
+  if (s.arch === 'gemma2') {
+    a = gemmaNorm(m, T * s.hidden, T, s.bytes); // post_attention_layernorm
+    m.free(attn);
+  }
   const residual = m.malloc(H);
-  m.free(attn);
-  const n2 = rmsNorm(m, T * s.hidden, T, s.bytes);
-  const ff = moe ? moeBlock(m, T, s) : mlp(m, T, s.intermediate, s);
+  m.free(a);
+  const n2 = norm(m, s, T * s.hidden, T);
+  let ff = moe ? moeBlock(m, T, s) : mlp(m, T, s.intermediate, s);
   m.free(n2);
+  if (s.arch === 'gemma2') {
+    const pf = gemmaNorm(m, T * s.hidden, T, s.bytes); // post_feedforward_layernorm
+    m.free(ff);
+    ff = pf;
+  }
   const out = m.malloc(H);
   m.free(ff);
   m.free(residual);

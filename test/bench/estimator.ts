@@ -1,13 +1,14 @@
 /**
- * `npm run bench:estimator`: the estimator against every real H200 prefill in the calibration fixture
- * (error of peakAllocatedBytes vs torch.cuda.max_memory_allocated and of deviceUsedBytes vs NVML used), then
+ * `npm run bench:estimator`: the estimator against every real H200 prefill in the calibration fixture and the
+ * held-out capture (error of peakAllocatedBytes vs torch.cuda.max_memory_allocated and of deviceUsedBytes vs
+ * NVML used), then
  * the time per estimate, with a closed-form baseline (weights + KV + tokens·(2h+3I)·B) timed in the same run.
  */
 import { availableParallelism, loadavg } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { clearReplayMemo } from '../../shared/estimator/forward.ts';
 import { estimate, type EstimateInput } from '../../shared/estimator/index.ts';
-import { loadCalibration } from './estimatorFixture.ts';
+import { loadCalibration, loadHeldOut, type CalibrationCase } from './estimatorFixture.ts';
 
 const cases = loadCalibration();
 const pct = (x: number): string => `${x >= 0 ? '+' : ''}${(x * 100).toFixed(2)} %`;
@@ -18,25 +19,33 @@ const median = (xs: number[]): number => {
   return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
 };
 
-const peakErr: number[] = [];
-const usedErr: number[] = [];
-console.log(`| run | peak measured | peak predicted | error | device used measured | predicted | error |`);
-console.log(`|---|---:|---:|---:|---:|---:|---:|`);
-for (const c of cases) {
-  const e = estimate(c.input);
-  const pe = (e.peakAllocatedBytes - c.run.prefill_peak) / c.run.prefill_peak;
-  const ue = (e.deviceUsedBytes - c.run.nvml_after_prefill) / c.run.nvml_after_prefill;
-  peakErr.push(Math.abs(pe));
-  usedErr.push(Math.abs(ue));
-  const gb = (b: number): string => (b / 1e9).toFixed(3);
-  console.log(`| ${c.label} | ${gb(c.run.prefill_peak)} GB | ${gb(e.peakAllocatedBytes)} GB | ${pct(pe)} | ${gb(c.run.nvml_after_prefill)} GB | ${gb(e.deviceUsedBytes)} GB | ${pct(ue)} |`);
+/** Print the error table of a set of runs and its summary. */
+function table(title: string, runs: CalibrationCase[]): void {
+  const peakErr: number[] = [];
+  const usedErr: number[] = [];
+  console.log(`## ${title}`);
+  console.log('');
+  console.log(`| run | peak measured | peak predicted | error | device used measured | predicted | error |`);
+  console.log(`|---|---:|---:|---:|---:|---:|---:|`);
+  for (const c of runs) {
+    const e = estimate(c.input);
+    const pe = (e.peakAllocatedBytes - c.run.prefill_peak) / c.run.prefill_peak;
+    const ue = (e.deviceUsedBytes - c.run.nvml_after_prefill) / c.run.nvml_after_prefill;
+    peakErr.push(Math.abs(pe));
+    usedErr.push(Math.abs(ue));
+    const gb = (b: number): string => (b / 1e9).toFixed(3);
+    console.log(`| ${c.label} | ${gb(c.run.prefill_peak)} GB | ${gb(e.peakAllocatedBytes)} GB | ${pct(pe)} | ${gb(c.run.nvml_after_prefill)} GB | ${gb(e.deviceUsedBytes)} GB | ${pct(ue)} |`);
+  }
+  console.log('');
+  console.log(`runs: ${runs.length}`);
+  console.log(`peakAllocatedBytes: median |error| ${abs(median(peakErr))}, max ${abs(Math.max(...peakErr))} (target ≤ 1 %, ≤ 3 %)`);
+  console.log(`deviceUsedBytes:    median |error| ${abs(median(usedErr))}, max ${abs(Math.max(...usedErr))} (target ≤ 3 %, ≤ 8 %)`);
+  console.log('');
 }
-console.log('');
-console.log(`runs: ${cases.length}`);
-console.log(`peakAllocatedBytes: median |error| ${abs(median(peakErr))}, max ${abs(Math.max(...peakErr))} (target ≤ 1 %, ≤ 3 %)`);
-console.log(`deviceUsedBytes:    median |error| ${abs(median(usedErr))}, max ${abs(Math.max(...usedErr))} (target ≤ 3 %, ≤ 8 %)`);
-const sdpaUsed = usedErr.filter((_, i) => cases[i]!.run.attn === 'sdpa');
-console.log(`deviceUsedBytes, SDPA runs only (${sdpaUsed.length}): median |error| ${abs(median(sdpaUsed))}, max ${abs(Math.max(...sdpaUsed))}`);
+
+const heldOut = loadHeldOut();
+table('H200 calibration runs (test/fixtures/groundtruth/h200_calibration.jsonl)', cases);
+table(`Held-out H200 runs: ${[...new Set(heldOut.map((c) => c.run.model))].join(', ')} (never calibrated on)`, heldOut);
 
 function baseline(i: EstimateInput): number {
   const m = i.model;

@@ -1,19 +1,22 @@
 /**
- * The H200 calibration fixture (test/fixtures/groundtruth/h200_calibration.jsonl) as estimator inputs and
- * measured values: one entry per completed prefill run. Shared by the accuracy bench and the unit tests.
+ * The H200 ground truth as estimator inputs and measured values, one entry per completed prefill run: the
+ * calibration fixture (test/fixtures/groundtruth/h200_calibration.jsonl) and the held-out capture of models the
+ * estimator was never calibrated on (h200_heldout.jsonl). Shared by the accuracy bench and the unit tests.
  */
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { findGpu, modelFromHfConfig, type EstimateInput } from '../../shared/estimator/index.ts';
 
-const FIXTURE = new URL('../fixtures/groundtruth/h200_calibration.jsonl', import.meta.url);
+const fixture = (name: string): URL => new URL(`../fixtures/groundtruth/${name}`, import.meta.url);
 
 const Run = z.object({
   kind: z.literal('run'),
   model: z.string(),
   dtype: z.enum(['fp32', 'fp16', 'bf16']),
-  config: z.record(z.string(), z.union([z.number(), z.boolean()])),
+  config: z.record(z.string(), z.union([z.number(), z.boolean(), z.null()])),
   weight_bytes: z.number(),
+  /** HF model_type (held-out file); the calibration file names llama and qwen2 models only. */
+  model_type: z.string().optional(),
   attn: z.enum(['sdpa', 'eager']),
   logits_to_keep: z.number(),
   batch: z.number(),
@@ -32,14 +35,23 @@ export interface CalibrationCase {
 }
 
 export function loadCalibration(): CalibrationCase[] {
+  return load('h200_calibration.jsonl');
+}
+
+/** The held-out runs: Llama-3-8B again (it reproduces the calibration runs) and six uncalibrated models. */
+export function loadHeldOut(): CalibrationCase[] {
+  return load('h200_heldout.jsonl').filter((c) => c.run.model !== 'llama-3-8b');
+}
+
+function load(name: string): CalibrationCase[] {
   const out: CalibrationCase[] = [];
-  for (const line of readFileSync(FIXTURE, 'utf8').split('\n')) {
+  for (const line of readFileSync(fixture(name), 'utf8').split('\n')) {
     if (!line.trim()) continue;
     const raw: unknown = JSON.parse(line);
     const parsed = Run.safeParse(raw);
     if (!parsed.success) continue; // context / loaded / done lines, and OOM runs (no peak)
     const r = parsed.data;
-    const modelType = r.model.startsWith('qwen') ? 'qwen2' : 'llama';
+    const modelType = r.model_type ?? (r.model.startsWith('qwen') ? 'qwen2' : 'llama');
     const model = modelFromHfConfig({ ...r.config, model_type: modelType, max_position_embeddings: 16384 }, r.model);
     out.push({
       label: `${r.model} ${r.dtype} ${r.attn}${r.logits_to_keep === 0 ? ' all-logits' : ''} b${r.batch}×s${r.seq}`,
