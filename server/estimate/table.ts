@@ -12,6 +12,8 @@ const ROWS: [key: string, label: string][] = [
   ['peakAllocatedBytes', 'peak allocated'],
   ['reservedBytes', 'reserved'],
   ['deviceUsedBytes', 'device used'],
+  ['reservedAfterDecodeBytes', 'reserved (dec.)'],
+  ['deviceUsedAfterDecodeBytes', 'used (decode)'],
 ];
 
 export function formatEstimate(e: Record<string, unknown>): string {

@@ -13,6 +13,9 @@
  *   H200 allocator traces (test/fixtures/groundtruth/traces): every segment the prefill opened lay below the
  *   last, and the lower of two equal cached blocks is the newer one. With ascending addresses instead, the
  *   replay reuses the older of two equal blocks and misses eager attention's third 2 GiB fp32 segment.
+ * - when cudaMalloc would exceed the memory the allocator may use (`capacityBytes`), it first releases every
+ *   cached segment that is entirely free (release_cached_blocks) and retries; still too big is an OOM, which
+ *   the model records (`overCapacity`) and lets pass so the numbers say how much would have been needed.
  * Stats follow the allocator: allocated counts the block handed out (a whole unsplit block included).
  */
 import { MIN_BLOCK, segmentSize, SMALL_BUFFER, SMALL_UNITS } from './allocatorRules.ts';
@@ -57,6 +60,10 @@ export class CachingAllocator {
   private tailAddr = TAIL_BASE;
   private smallLive = 0;
   private smallReserved = 0;
+  /** Bytes this allocator may reserve (device memory left for it); Infinity: unbounded. */
+  capacityBytes = Infinity;
+  /** A request could not be met within capacityBytes even after releasing the cached segments: an OOM. */
+  overCapacity = false;
 
   private notePeak(): void {
     this.peakAllocatedBytes = this.allocatedBytes;
@@ -111,8 +118,8 @@ export class CachingAllocator {
       if (this.allocatedBytes > this.peakAllocatedBytes) this.notePeak();
       this.smallLive += size;
       while (this.smallLive > this.smallReserved) {
+        this.openSegment(SMALL_BUFFER);
         this.smallReserved += SMALL_BUFFER / MIN_BLOCK;
-        this.reservedBytes += SMALL_BUFFER;
       }
       return { addr: SMALL_ADDR, size, free: false, slot: -1, prev: null, next: null };
     }
@@ -130,9 +137,9 @@ export class CachingAllocator {
       this.take(block);
     } else {
       const seg = segmentSize(size * MIN_BLOCK) / MIN_BLOCK;
+      this.openSegment(seg * MIN_BLOCK);
       this.nextAddr -= seg;
       block = { addr: this.nextAddr, size: seg, free: true, slot: -1, prev: null, next: null };
-      this.reservedBytes += seg * MIN_BLOCK;
     }
     const remaining = block.size - size;
     if (remaining > SMALL_UNITS) {
@@ -146,6 +153,29 @@ export class CachingAllocator {
     this.allocatedBytes += block.size * MIN_BLOCK;
     if (this.allocatedBytes > this.peakAllocatedBytes) this.notePeak();
     return block;
+  }
+
+  /** cudaMalloc of a segment: over capacity, release the cached free segments first (the request's own pool too). */
+  private openSegment(bytes: number): void {
+    if (this.reservedBytes + bytes > this.capacityBytes) {
+      this.releaseCached();
+      if (this.reservedBytes + bytes > this.capacityBytes) this.overCapacity = true;
+    }
+    this.reservedBytes += bytes;
+  }
+
+  /** release_cached_blocks: every segment opened here that is entirely free goes back to the driver. */
+  private releaseCached(): void {
+    for (let i = this.pool.length - 1; i >= 0; i--) {
+      const b = this.pool[i]!;
+      if (b.prev !== null || b.next !== null || b.addr >= TAIL_BASE) continue;
+      this.take(b);
+      this.reservedBytes -= b.size * MIN_BLOCK;
+    }
+    const units = SMALL_BUFFER / MIN_BLOCK;
+    const keep = Math.ceil(this.smallLive / units) * units; // free small segments (fragmentation not modelled)
+    this.reservedBytes -= (this.smallReserved - keep) * MIN_BLOCK;
+    this.smallReserved = keep;
   }
 
   free(h: Handle | null): void {

@@ -36,7 +36,7 @@ export function vllmRuntime(r: Resolved, weightsPerGpu: number, kvNeededBytes: n
   return {
     kvPrefillBytes: kvNeededBytes, activationBytes: act + sampler - logits, logitsBytes: logits, workspaceBytes: 0,
     prefillPeakBytes: weightsPerGpu + pool + act + sampler, decodePeakBytes: 0,
-    reservedBytes: weightsPerGpu + pool + act + sampler + graphs, nonTorchBytes: nonTorch,
+    reservedBytes: weightsPerGpu + pool + act + sampler + graphs, reservedAfterDecodeBytes: weightsPerGpu + pool + act + sampler + graphs, nonTorchBytes: nonTorch,
     poolBytes: pool, budgetBytes: budget, graphBytes: graphs,
     notes: {
       kvCacheBytes: `vLLM KV pool = ${util} × GPU memory − weights − profile activations − non-torch = ${pool} B; this request needs ${kvNeededBytes} B (whole ${r.engine.blockSize ?? 16}-token blocks)`,
@@ -65,7 +65,7 @@ export function llamaCppRuntime(r: Resolved, weightsPerGpu: number, kvBytes: num
   return {
     kvPrefillBytes: kvBytes, activationBytes: layer + kq, logitsBytes: logits, workspaceBytes: 0,
     prefillPeakBytes: weightsPerGpu + kvBytes + compute, decodePeakBytes: 0,
-    reservedBytes: weightsPerGpu + kvBytes + compute, nonTorchBytes: context,
+    reservedBytes: weightsPerGpu + kvBytes + compute, reservedAfterDecodeBytes: weightsPerGpu + kvBytes + compute, nonTorchBytes: context,
     notes: {
       kvCacheBytes: `llama.cpp KV: n_ctx ${nCtx} × Σ layers (n_embd_k_gqa + n_embd_v_gqa) × type size`,
       activationBytes: `ggml compute buffer per ${ub}-token ubatch: (2·h + 3·I)·4 B per token${fa ? '' : ' + KQ n_ubatch·n_ctx·heads·4 B (no flash attention)'}`,

@@ -49,7 +49,7 @@ export function estimate(input: EstimateInput): Estimate {
     const slack = Math.round(0.5 * t.transientBytes);
     rt = {
       kvPrefillBytes: 0, activationBytes: t.activationBytes, logitsBytes: t.logitsBytes, workspaceBytes: 0,
-      prefillPeakBytes: peak, decodePeakBytes: 0, reservedBytes: peak + slack, nonTorchBytes: r.gpu.contextBytes,
+      prefillPeakBytes: peak, decodePeakBytes: 0, reservedBytes: peak + slack, reservedAfterDecodeBytes: peak + slack, nonTorchBytes: r.gpu.contextBytes,
       notes: { ...t.notes, allocatorSlackBytes: 'half of one layer\'s transient stays cached and split between steps' },
     };
     ex.kvCacheBytes = 'training: no KV cache';
@@ -64,13 +64,16 @@ export function estimate(input: EstimateInput): Estimate {
   }
 
   const peakAllocated = Math.max(rt.prefillPeakBytes, rt.decodePeakBytes);
-  const reserved = Math.max(rt.reservedBytes, rt.decodePeakBytes);
+  const reserved = rt.reservedBytes;
+  const reservedAfterDecode = Math.max(rt.reservedAfterDecodeBytes, rt.decodePeakBytes);
   const deviceUsed = reserved + rt.nonTorchBytes + ncclBytes;
+  const deviceUsedAfterDecode = reservedAfterDecode + rt.nonTorchBytes + ncclBytes;
+  const deviceUsedMax = Math.max(deviceUsed, deviceUsedAfterDecode);
   const cudaContextBytes = rt.nonTorchBytes;
   const slack = Math.max(0, reserved - peakAllocated);
   const overhead = Math.max(0, deviceUsed - weightsBytes - kvBytes - rt.activationBytes - rt.logitsBytes - gradientsBytes - optimizerBytes);
   const usable = r.gpu.memoryBytes;
-  const fits = deviceUsed <= usable * (1 - r.headroomFraction) && (kind !== 'vllm' || kv.bytes <= kvBytes);
+  const fits = deviceUsedMax <= usable * (1 - r.headroomFraction) && (kind !== 'vllm' || kv.bytes <= kvBytes) && rt.overCapacity !== true;
 
   ex.weightsBytes ??= exact !== null
     ? `exact checkpoint bytes from the file headers (${exact} B)${r.tp * r.pp > 1 ? `, this GPU's share under TP ${r.tp} × PP ${r.pp}` : ''}`
@@ -87,28 +90,35 @@ export function estimate(input: EstimateInput): Estimate {
   ex.overheadBytes = 'context + NCCL + workspace + allocator slack: everything on the device besides the components above';
   ex.peakAllocatedBytes = `torch.cuda.max_memory_allocated(): weights + KV + activation peak + logits${r.newTokens > 0 ? ' (max of prefill and decode)' : ''}`;
   ex.reservedBytes = 'torch.cuda.memory_reserved() after the prefill: segments the caching allocator holds';
-  ex.deviceUsedBytes = 'nvidia-smi per-process memory: reserved + CUDA context (+ NCCL)';
+  ex.deviceUsedBytes = 'nvidia-smi per-process memory after the prefill: reserved + CUDA context (+ NCCL)';
+  ex.reservedAfterDecodeBytes = r.newTokens > 0 && kind.startsWith('hf')
+    ? `memory_reserved() after ${r.newTokens} decode steps, replayed: each step's torch.cat grows every layer's K and V while the old copies are alive, so freed blocks are a little too small for the next step`
+    : kind.startsWith('hf') ? 'no decode steps (--new-tokens 0): as after the prefill' : `${kind} preallocates: no growth while decoding`;
+  ex.deviceUsedAfterDecodeBytes = 'nvidia-smi per-process memory after the decode steps: reserved after decode + CUDA context (+ NCCL)';
   ex.params = `${EN_US.format(w.params)} parameters (all ranks; MoE experts all resident)`;
   ex.prefillPeakAllocatedBytes = 'max_memory_allocated over the prefill forward';
   ex.decodePeakAllocatedBytes = r.newTokens > 0
-    ? `decode: weights + KV for ${ctx} tokens + one layer's old K/V copy during DynamicCache's torch.cat + one token's temporaries`
+    ? `decode, replayed step by step: weights + KV for up to ${ctx} tokens + one layer's old K/V copy during DynamicCache's torch.cat + one token's temporaries`
     : 'no decode steps (--new-tokens 0)';
   ex.gpuMemoryBytes = `${r.gpu.name}: memory PyTorch sees as total (driver-reserved excluded)`;
-  ex.headroomBytes = 'GPU memory − device used';
+  ex.headroomBytes = 'GPU memory − device used (the larger of after the prefill and after decoding)';
   ex.contextTokens = `tokens the KV cache holds per sequence: prompt ${r.prompt} + new ${r.newTokens}`;
   ex.kvBytesPerToken = `2 (K and V) × ${m.mla && kind === 'vllm' ? 'MLA latent' : 'KV heads per rank × head_dim'} × ${r.kvDtype} bytes × layers on this GPU`;
   ex.tp = `tensor parallel degree: heads, MLP and vocabulary split ${r.tp} ways (KV heads replicated below ${r.tp})`;
   ex.pp = `pipeline parallel degree: ${w.layersPerGpu} of ${m.layers} layers on this GPU`;
   ex.engine = `engine profile: ${kind}`;
   ex.gpu = `GPU catalog entry ${r.gpu.id}`;
-  ex.fits = `${fits ? 'fits' : 'does not fit'}: ${gib(deviceUsed)} used of ${gib(usable)} on ${r.gpu.name} with ${(r.headroomFraction * 100).toFixed(0)} % kept free`;
+  ex.fits = rt.overCapacity === true
+    ? `does not fit: PyTorch would run out of memory on ${r.gpu.name} even after releasing its cached segments`
+    : `${fits ? 'fits' : 'does not fit'}: ${gib(deviceUsedMax)} used of ${gib(usable)} on ${r.gpu.name} with ${(r.headroomFraction * 100).toFixed(0)} % kept free`;
 
   return {
     params: w.params, weightsBytes, kvCacheBytes: kvBytes, activationBytes: rt.activationBytes, logitsBytes: rt.logitsBytes,
     overheadBytes: overhead, gradientsBytes, optimizerBytes, cudaContextBytes, ncclBytes, workspaceBytes: rt.workspaceBytes,
     allocatorSlackBytes: slack, peakAllocatedBytes: peakAllocated, prefillPeakAllocatedBytes: rt.prefillPeakBytes,
-    decodePeakAllocatedBytes: rt.decodePeakBytes, reservedBytes: reserved, deviceUsedBytes: deviceUsed, gpuMemoryBytes: usable,
-    headroomBytes: usable - deviceUsed, fits, contextTokens: kvTokens, kvBytesPerToken: kv.bytesPerToken, tp: r.tp, pp: r.pp,
+    decodePeakAllocatedBytes: rt.decodePeakBytes, reservedBytes: reserved, deviceUsedBytes: deviceUsed,
+    reservedAfterDecodeBytes: reservedAfterDecode, deviceUsedAfterDecodeBytes: deviceUsedAfterDecode, gpuMemoryBytes: usable,
+    headroomBytes: usable - deviceUsedMax, fits, contextTokens: kvTokens, kvBytesPerToken: kv.bytesPerToken, tp: r.tp, pp: r.pp,
     engine: kind, gpu: r.gpu.id, explanations: ex,
   };
 }

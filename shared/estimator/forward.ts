@@ -38,7 +38,7 @@ export function replayPrefill(s: ForwardShape): ForwardResult {
 function shapeKey(s: ForwardShape): string {
   const e = s.moe;
   const c = s.mla;
-  return `${s.arch}|${s.qkNorm}|${s.slidingWindow}|${s.slidingAlternate}|${s.dtype}|${s.batch}|${s.seq}|${s.bytes}|${s.hidden}|${s.heads}|${s.kvHeads}|${s.headDim}|${s.intermediate}|${s.vocab}|${s.layers}|${s.attention}|${s.logitsAll}|${s.logitsFp32}|${s.kvBytes}|${s.staticCacheTokens}|`
+  return `${s.decodeSteps}|${s.capacityBytes}|${s.arch}|${s.qkNorm}|${s.slidingWindow}|${s.slidingAlternate}|${s.dtype}|${s.batch}|${s.seq}|${s.bytes}|${s.hidden}|${s.heads}|${s.kvHeads}|${s.headDim}|${s.intermediate}|${s.vocab}|${s.layers}|${s.attention}|${s.logitsAll}|${s.logitsFp32}|${s.kvBytes}|${s.staticCacheTokens}|`
     + (e ? `${e.experts},${e.topK},${e.intermediate},${e.sharedWidth},${e.denseLayers}|` : '-|')
     + (c ? `${c.kvLoraRank},${c.qLoraRank},${c.qkHeadDim},${c.ropeDim},${c.vHeadDim}|` : '-|') + s.weightTailsKey;
 }
@@ -51,13 +51,105 @@ export function clearReplayMemo(): void {
 
 /**
  * Replay one prefill, every layer (the allocator's state does not repeat: each layer's KV copies carve it anew),
- * against `m` (a fresh allocator model; tests pass one that also records the requests).
+ * then `s.decodeSteps` decode steps (the prefill's logits dropped first, as a generation loop does), against `m`
+ * (a fresh allocator model; tests pass one that also records the requests).
  */
 export function simulatePrefill(s: ForwardShape, m = new CachingAllocator()): ForwardResult {
   m.seedFree(s.weightTails);
+  m.capacityBytes = s.capacityBytes;
   const T = s.batch * s.seq;
-  const B = s.bytes;
   m.malloc(T * 8); // input_ids: the caller holds them through the forward
+  const cache: (Handle | null)[] = [];
+  const pre = forwardPass(m, s, s.seq, null, cache);
+  const result: ForwardResult = {
+    peakBytes: pre.peakBytes,
+    peakPhase: pre.peakPhase,
+    reservedBytes: m.reservedBytes,
+    residentBytes: m.allocatedBytes,
+    kvBytes: kvBytesPerLayer(s, T) * s.layers,
+    decodeReservedBytes: m.reservedBytes,
+    decodePeakBytes: 0,
+    overCapacity: m.overCapacity,
+  };
+  if (s.decodeSteps === 0) return result;
+  m.free(pre.logits);
+  let peak = 0;
+  const lengths = decodeLengths(s.seq, s.decodeSteps);
+  for (let i = 0; i < lengths.length; i++) {
+    m.peakAllocatedBytes = m.allocatedBytes;
+    const ids = m.malloc(s.batch * 8);
+    if (i < DECODE_FULL_STEPS) {
+      const pass = forwardPass(m, s, 1, lengths[i]!, cache);
+      peak = Math.max(peak, pass.peakBytes);
+      m.free(pass.logits);
+    } else {
+      cacheGrowthStep(m, s, lengths[i]!, cache);
+      peak = Math.max(peak, m.peakAllocatedBytes);
+    }
+    m.free(ids);
+  }
+  result.decodeReservedBytes = m.reservedBytes;
+  result.decodePeakBytes = peak;
+  result.overCapacity = m.overCapacity;
+  return result;
+}
+
+/**
+ * Decode replay: the first DECODE_FULL_STEPS steps run the whole forward (the H200 ground truth's 16 steps);
+ * later ones only what outlives a step's transients (which found their cached blocks in those first steps):
+ * every layer's torch.cat of K and V and the logits. Up to DECODE_TOKEN_STEPS steps go one token at a time; the
+ * rest of a longer generation in DECODE_STRIDES equal strides (the allocator sees the same growing sizes,
+ * fewer times).
+ */
+export const DECODE_FULL_STEPS = 16;
+const DECODE_TOKEN_STEPS = 1024;
+const DECODE_STRIDES = 32;
+
+/** Cache lengths after each replayed decode step, ending at prompt + steps. */
+export function decodeLengths(prompt: number, steps: number): number[] {
+  const out: number[] = [];
+  const exact = Math.min(steps, DECODE_TOKEN_STEPS);
+  for (let i = 1; i <= exact; i++) out.push(prompt + i);
+  const rest = steps - exact;
+  const stride = Math.ceil(rest / DECODE_STRIDES);
+  for (let done = 0; done < rest; done += stride) out.push(prompt + exact + Math.min(rest, done + stride));
+  return out;
+}
+
+/** A decode step's lasting work: each layer's DynamicCache torch.cat of K then V (old copies freed), the logits. */
+function cacheGrowthStep(m: CachingAllocator, s: ForwardShape, kvLen: number, cache: (Handle | null)[]): void {
+  if (s.staticCacheTokens === null && s.kvBytes === s.bytes) {
+    const kRow = s.mla ? s.heads * s.mla.qkHeadDim : s.kvHeads * s.headDim;
+    const vRow = s.mla ? s.heads * s.mla.vHeadDim : s.kvHeads * s.headDim;
+    for (let layer = 0; layer < s.layers; layer++) {
+      const local = s.slidingWindow !== null && (!s.slidingAlternate || layer % 2 === 0);
+      const len = local ? Math.min(kvLen, s.slidingWindow!) : kvLen;
+      const i = 2 * layer;
+      const k = m.malloc(s.batch * len * kRow * s.bytes);
+      m.free(cache[i] ?? null);
+      cache[i] = k;
+      const v = m.malloc(s.batch * len * vRow * s.bytes);
+      m.free(cache[i + 1] ?? null);
+      cache[i + 1] = v;
+    }
+  }
+  let logits = m.malloc(s.batch * s.vocab * s.bytes);
+  for (let i = 0; i < (s.arch === 'gemma2' ? 3 : 0); i++) {
+    const next = m.malloc(s.batch * s.vocab * s.bytes);
+    m.free(logits);
+    logits = next;
+  }
+  m.free(logits);
+}
+
+/**
+ * One forward of `qLen` new tokens per sequence: the prefill (`kvLen` null: the cache starts empty) or a decode
+ * step (`qLen` 1, the cache holding `kvLen` tokens after it). Returns the highest allocation reached (the
+ * caller sets peakAllocatedBytes to the current allocation first) and the logits block, which the caller drops.
+ */
+function forwardPass(m: CachingAllocator, s: ForwardShape, qLen: number, kvLen: number | null, cache: (Handle | null)[]): { peakBytes: number; peakPhase: string; logits: Handle | null } {
+  const T = s.batch * qLen;
+  const B = s.bytes;
   let embeds = m.malloc(T * s.hidden * B);
   if (s.arch === 'gemma2') {
     // Gemma2TextScaledWordEmbedding: embedding(ids) * embed_scale.
@@ -65,55 +157,58 @@ export function simulatePrefill(s: ForwardShape, m = new CachingAllocator()): Fo
     m.free(embeds);
     embeds = scaled;
   }
-  const cachePos = m.malloc(s.seq * 8);
+  const cachePos = m.malloc(qLen * 8);
   // masking_utils: the full causal mask (eager only: SDPA passes is_causal instead), then the sliding-window one
-  // (eager always; SDPA once s ≥ window). The sliding rule is and_masks(causal, window): each rule's (1, 1, s, s)
-  // bool is and-ed into a running result. Eager expands the bool to a (b, 1, s, s) additive mask (torch.where).
+  // (eager always; SDPA once the window is full). The sliding rule is and_masks(causal, window): each rule's
+  // (1, 1, q, kv) bool is and-ed into a running result. Eager expands the bool to a (b, 1, q, kv) additive mask.
   const masks: (Handle | null)[] = [];
   const eager = s.attention === 'eager';
   const sliding = s.slidingWindow !== null;
-  const slidingMasked = sliding && (eager || s.seq >= s.slidingWindow!);
+  const kvAll = kvLen ?? qLen;
+  const kvLocal = sliding ? (kvLen === null ? qLen : Math.min(kvLen, s.slidingWindow!)) : kvAll;
+  const slidingMasked = sliding && (eager || kvLocal >= s.slidingWindow!);
   if (eager && (!sliding || s.slidingAlternate)) {
-    const bool = m.malloc(s.seq * s.seq);
-    masks.push(m.malloc(s.batch * s.seq * s.seq * B));
+    const bool = m.malloc(qLen * kvAll);
+    masks.push(m.malloc(s.batch * qLen * kvAll * B));
     m.free(bool);
   }
   if (slidingMasked) {
-    const causal = m.malloc(s.seq * s.seq);
-    const r1 = m.malloc(s.seq * s.seq);
+    const n = qLen * kvLocal;
+    const causal = m.malloc(n);
+    const r1 = m.malloc(n);
     m.free(causal);
-    const window = m.malloc(s.seq * s.seq);
-    const r2 = m.malloc(s.seq * s.seq);
+    const window = m.malloc(n);
+    const r2 = m.malloc(n);
     m.free(window);
     m.free(r1);
     if (eager) {
-      masks.push(m.malloc(s.batch * s.seq * s.seq * B));
+      masks.push(m.malloc(s.batch * n * B));
       m.free(r2);
     } else masks.push(r2);
   }
   // RotaryEmbedding.forward: freqs and emb are locals, freed on return after cos/sin are cast to the dtype.
   const d = s.mla ? s.mla.ropeDim : s.headDim;
-  const posF = m.malloc(s.seq * 4);
-  const freqs = m.malloc((s.seq * d * 4) / 2);
-  const emb = m.malloc(s.seq * d * 4);
+  const posF = m.malloc(qLen * 4);
+  const freqs = m.malloc((qLen * d * 4) / 2);
+  const emb = m.malloc(qLen * d * 4);
   const cs: (Handle | null)[] = [];
   for (let i = 0; i < 2; i++) {
-    const raw = m.malloc(s.seq * d * 4);
-    const scaled = m.malloc(s.seq * d * 4);
+    const raw = m.malloc(qLen * d * 4);
+    const scaled = m.malloc(qLen * d * 4);
     m.free(raw);
     cs.push(scaled);
   }
-  const rope16 = cs.map((c) => (B < 4 ? m.malloc(s.seq * d * B) : c));
+  const rope16 = cs.map((c) => (B < 4 ? m.malloc(qLen * d * B) : c));
   m.free(freqs);
   m.free(emb);
   if (B < 4) cs.forEach((c) => m.free(c));
   m.free(posF);
 
-  const kvLayer = kvBytesPerLayer(s, T);
   let hidden = embeds;
   for (let layer = 0; layer < s.layers; layer++) {
     const local = sliding && (!s.slidingAlternate || layer % 2 === 0);
-    const out = decoderLayer(m, s, T, s.moe !== null && layer >= s.moe.denseLayers, local && slidingMasked && !eager);
+    const moe = s.moe !== null && layer >= s.moe.denseLayers;
+    const out = decoderLayer(m, s, T, moe, local && slidingMasked && !eager, { cache, layer, kvLen });
     if (hidden !== embeds) m.free(hidden);
     hidden = out;
   }
@@ -130,7 +225,7 @@ export function simulatePrefill(s: ForwardShape, m = new CachingAllocator()): Fo
   m.free(cachePos);
   rope16.forEach((c) => m.free(c));
   m.phase = 'lm_head logits';
-  const rows = s.logitsAll ? T : s.batch;
+  const rows = s.logitsAll && kvLen === null ? T : s.batch;
   let logits = m.malloc(rows * s.vocab * B);
   if (s.arch === 'gemma2') {
     // final_logit_softcapping: / cap, tanh, * cap.
@@ -141,16 +236,15 @@ export function simulatePrefill(s: ForwardShape, m = new CachingAllocator()): Fo
     }
   }
   if (s.logitsFp32 && B < 4) {
-    m.malloc(rows * s.vocab * 4);
+    const up = m.malloc(rows * s.vocab * 4);
     m.free(logits);
+    logits = up;
   }
   m.free(nf);
   return {
     peakBytes: Math.max(peakLayers, m.peakAllocatedBytes),
     peakPhase: peakLayers >= m.peakAllocatedBytes ? `${layersPhase}, last layer` : m.peakPhase,
-    reservedBytes: m.reservedBytes,
-    residentBytes: m.allocatedBytes,
-    kvBytes: kvLayer * s.layers,
+    logits,
   };
 }
 

@@ -1,12 +1,13 @@
 /**
  * Hugging Face transformers inference (dynamic or static cache): the prefill is replayed against the
- * caching-allocator model (forward.ts); decode adds one token per step, and DynamicCache's torch.cat
- * keeps the old and the new copy of one layer's K (or V) alive at once.
+ * caching-allocator model (forward.ts), and so are the decode steps: each adds one token, and DynamicCache's
+ * torch.cat allocates every layer's grown K and V while the old copies are still alive.
  */
 import { roundRequest } from './allocator.ts';
 import { residentLayout } from './weightsLayout.ts';
 import { KV_BYTES } from './dtypes.ts';
 import { replayPrefill, type ForwardShape } from './forward.ts';
+import { NCCL_BYTES } from './engines.ts';
 import { cublasWorkspaceBytes } from './gpus.ts';
 import { kvElementsPerTokenLayer } from './kv.ts';
 import type { Resolved } from './resolve.ts';
@@ -20,6 +21,10 @@ export interface RuntimeMemory {
   prefillPeakBytes: number;
   decodePeakBytes: number;
   reservedBytes: number;
+  /** Reserved after the decode steps (reservedBytes when none are replayed or the engine preallocates). */
+  reservedAfterDecodeBytes: number;
+  /** The replay ran out of device memory even after releasing cached segments (PyTorch would raise OOM). */
+  overCapacity?: boolean;
   nonTorchBytes: number;
   notes: Record<string, string>;
 }
@@ -33,7 +38,7 @@ export function sdpaBackend(r: Resolved): ForwardShape['attention'] {
   return 'math';
 }
 
-export function forwardShape(r: Resolved, layers: number, staticTokens: number | null): ForwardShape {
+export function forwardShape(r: Resolved, layers: number, staticTokens: number | null, decodeSteps = 0, capacityBytes = Infinity): ForwardShape {
   const m = r.model;
   const moe = m.moe
     ? { experts: m.moe.experts, topK: m.moe.topK, intermediate: m.moe.intermediate / r.tp, sharedWidth: (m.moe.sharedExperts * m.moe.sharedIntermediate) / r.tp, denseLayers: m.moe.firstDenseLayers }
@@ -44,7 +49,7 @@ export function forwardShape(r: Resolved, layers: number, staticTokens: number |
   return {
     dtype: r.dtype, batch: r.batch, seq: r.prompt, bytes: r.bytes, hidden: m.hidden, heads: m.heads / r.tp, kvHeads: kvHeadsPerRank(m.kvHeads, r.tp),
     headDim: m.headDim, intermediate: m.intermediate / r.tp, vocab: Math.ceil(m.vocab / r.tp), layers,
-    attention: sdpaBackend(r), arch: m.family === 'phi3' ? 'phi3' : m.family === 'gemma2' ? 'gemma2' : 'llama', qkNorm: m.qkNorm,
+    attention: sdpaBackend(r), arch: m.family === 'phi3' ? 'phi3' : m.family === 'gemma2' ? 'gemma2' : 'llama', qkNorm: m.qkNorm, decodeSteps, capacityBytes,
     slidingWindow: m.slidingWindow, slidingAlternate: m.slidingPattern === 'alternate', logitsAll: r.logits === 'all', logitsFp32: r.logitsFp32, kvBytes: KV_BYTES[r.kvDtype],
     staticCacheTokens: staticTokens, moe, mla, weightTails: [], weightTailsKey: '',
   };
@@ -55,8 +60,10 @@ export function hfRuntime(r: Resolved, w: WeightsBreakdown, weightsPerGpu: numbe
   const ctx = r.prompt + r.newTokens;
   const staticTokens = r.engine.kind === 'hf-static' ? Math.max(r.engine.maxCacheTokens ?? ctx, r.prompt) : null;
   const resident = residentLayout(w.layerTensorBytes, layers, w.bodyTensorBytes);
-  const sim = replayPrefill({ ...forwardShape(r, layers, staticTokens), weightTails: resident.freeBlocks, weightTailsKey: resident.key });
   const workspace = cublasWorkspaceBytes(r.gpu);
+  // What the forward's segments may take before cudaMalloc fails: the GPU less the context, NCCL, weights, workspace.
+  const capacity = r.gpu.memoryBytes - r.gpu.contextBytes - (r.tp * r.pp > 1 ? NCCL_BYTES : 0) - resident.reservedBytes - workspace;
+  const sim = replayPrefill({ ...forwardShape(r, layers, staticTokens, r.newTokens, capacity), weightTails: resident.freeBlocks, weightTailsKey: resident.key });
   // RoPE inv_freq and original_inv_freq buffers (fp32, head_dim / 2 each).
   const buffers = 2 * roundRequest(((r.model.mla ? r.model.mla.qkRopeHeadDim : r.model.headDim) / 2) * 4);
   const base = weightsPerGpu + workspace + buffers;
@@ -66,17 +73,13 @@ export function hfRuntime(r: Resolved, w: WeightsBreakdown, weightsPerGpu: numbe
   const kvPrefill = sim.kvBytes;
   const prefillPeak = base + sim.peakBytes;
   const activation = Math.max(0, sim.peakBytes - kvPrefill - logitsBytes);
-  // Decode: KV at full context + the old copy of one layer's K during torch.cat + one token's layer temporaries.
-  let decodePeak = 0;
-  if (r.newTokens > 0) {
-    const perLayerTensor = (r.batch * (ctx - 1) * kvElementsPerTokenLayer(r.model, r.tp, r.engine.kind) * KV_BYTES[r.kvDtype]) / 2;
-    const step = r.batch * (4 * r.model.hidden + 3 * (r.model.intermediate / r.tp)) * r.bytes + r.batch * r.model.vocab * r.bytes;
-    decodePeak = base + kvFinalBytes + (staticTokens === null ? perLayerTensor : 0) + step + logitsBytes + idsBytes;
-  }
+  // Decode: replayed step by step after the prefill (DynamicCache's torch.cat grows each layer's K and V).
+  const decodePeak = r.newTokens > 0 ? base + sim.decodePeakBytes : 0;
   const reserved = resident.reservedBytes + workspace + sim.reservedBytes;
+  const reservedAfterDecode = resident.reservedBytes + workspace + sim.decodeReservedBytes;
   return {
     kvPrefillBytes: kvPrefill, activationBytes: activation, logitsBytes, workspaceBytes: workspace + buffers,
-    prefillPeakBytes: prefillPeak, decodePeakBytes: decodePeak, reservedBytes: reserved, nonTorchBytes: r.gpu.contextBytes,
+    prefillPeakBytes: prefillPeak, decodePeakBytes: decodePeak, reservedBytes: reserved, reservedAfterDecodeBytes: reservedAfterDecode, overCapacity: sim.overCapacity, nonTorchBytes: r.gpu.contextBytes,
     notes: {
       activationBytes: `prefill transient at the peak (${sdpaBackend(r)} attention): ${sim.peakPhase}; replayed tensor by tensor from the HF forward (${layers} layers × ${r.batch}·${r.prompt} tokens)`,
       allocatorSlackBytes: `segments PyTorch's caching allocator keeps after the prefill (best-fit, 2 MiB rounding, 20 MiB segments for 1–10 MiB, KV blocks splitting cached transients) minus the peak`,

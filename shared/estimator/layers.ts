@@ -30,6 +30,10 @@ export interface ForwardShape {
   arch: 'llama' | 'phi3' | 'gemma2';
   /** Per-head RMSNorm on q and k after their projections (Qwen3). */
   qkNorm: boolean;
+  /** Decode steps replayed after the prefill (one new token per sequence each). */
+  decodeSteps: number;
+  /** Bytes the forward's allocator may reserve (GPU memory less context, weights and workspace); Infinity: unbounded. */
+  capacityBytes: number;
   /** Sliding-window size of the local layers (every layer, or the even ones when `slidingAlternate`), or null. */
   slidingWindow: number | null;
   slidingAlternate: boolean;
@@ -57,9 +61,26 @@ export interface ForwardResult {
   kvBytes: number;
   /** Where the peak happened: layer norm, attention, attention scores, MLP, MoE or logits. */
   peakPhase: string;
+  /** Segments held after the decode steps (reservedBytes when there are none). */
+  decodeReservedBytes: number;
+  /** max_memory_allocated over the decode steps above what was allocated before the forward (0: no steps). */
+  decodePeakBytes: number;
+  /** Some request did not fit in capacityBytes even after the cached segments were released: PyTorch would OOM. */
+  overCapacity: boolean;
 }
 
 type A = CachingAllocator;
+
+/**
+ * The layer's KV cache: `cache[2·layer]`, `cache[2·layer + 1]` hold its K and V blocks. In the prefill
+ * (`kvLen` null) the layer stores its copies there; in a decode step the cache holds `kvLen` tokens after the
+ * step, and DynamicCache's torch.cat allocates the grown K and V, freeing the old ones.
+ */
+export interface KvContext {
+  cache: (Handle | null)[];
+  layer: number;
+  kvLen: number | null;
+}
 
 export function rmsNorm(m: A, n: number, tokens: number, B: number): Handle | null {
   m.phase = 'RMSNorm fp32 temporaries';
@@ -190,16 +211,17 @@ function moeBlock(m: A, T: number, s: ForwardShape): Handle | null {
 }
 
 /** Scores-materialising attention (eager or the SDPA math kernel); returns the (b, s, a·d) output. */
-function scoresAttention(m: A, s: ForwardShape, Q: number): { out: Handle | null; held: Handle | null } {
+function scoresAttention(m: A, s: ForwardShape, Q: number, qLen: number, kvLen: number): { out: Handle | null; held: Handle | null } {
   m.phase = s.attention === 'eager' ? 'eager attention scores (b·a·s²)' : 'SDPA math-kernel scores (b·a·s²)';
   const B = s.bytes;
-  const scores = s.batch * s.heads * s.seq * s.seq;
+  const scores = s.batch * s.heads * qLen * kvLen;
   const gqa = s.kvHeads !== s.heads;
+  const K = s.batch * s.heads * kvLen * s.headDim * B; // K or V with every query head (repeat_kv)
   if (s.attention === 'eager') {
-    const kr = gqa ? m.malloc(Q) : null; // repeat_kv
-    const vr = gqa ? m.malloc(Q) : null;
-    // matmul reshapes q (b, a, s, d) — laid out as (b, s, a, d) — to (b·a, s, d): a copy unless b = 1 (a view).
-    const qc = s.batch > 1 ? m.malloc(Q) : null;
+    const kr = gqa ? m.malloc(K) : null; // repeat_kv
+    const vr = gqa ? m.malloc(K) : null;
+    // matmul reshapes q (b, a, s, d) — laid out as (b, s, a, d) — to (b·a, s, d): a copy unless b = 1 or s = 1 (a view).
+    const qc = s.batch > 1 && qLen > 1 ? m.malloc(Q) : null;
     const mm = m.malloc(scores * B);
     m.free(qc);
     const scaled = m.malloc(scores * B);
@@ -230,16 +252,19 @@ function scoresAttention(m: A, s: ForwardShape, Q: number): { out: Handle | null
     // eager_attention_forward returns the probabilities too: they live until the layer drops them after o_proj.
     return { out, held: probs };
   }
-  // torch _scaled_dot_product_attention_math with is_causal and enable_gqa.
-  const ones = m.malloc(s.seq * s.seq);
-  const tril = m.malloc(s.seq * s.seq);
-  m.free(ones);
-  const fmask = m.malloc(s.seq * s.seq * B);
-  m.free(tril);
+  // torch _scaled_dot_product_attention_math with enable_gqa, and is_causal in the prefill (a decode step has none).
+  let fmask: Handle | null = null;
+  if (qLen > 1) {
+    const ones = m.malloc(qLen * kvLen);
+    const tril = m.malloc(qLen * kvLen);
+    m.free(ones);
+    fmask = m.malloc(qLen * kvLen * B);
+    m.free(tril);
+  }
   const q = m.malloc(Q);
-  const kr = gqa ? m.malloc(Q) : null;
-  const vr = gqa ? m.malloc(Q) : null;
-  const ks = m.malloc(Q);
+  const kr = gqa ? m.malloc(K) : null;
+  const vr = gqa ? m.malloc(K) : null;
+  const ks = m.malloc(K);
   const attn = m.malloc(scores * B);
   m.free(ks);
   const sm = m.malloc(scores * B);
@@ -266,7 +291,7 @@ function projection(m: A, s: ForwardShape, bytes: number, rows: number): Handle 
   return normed;
 }
 
-function attention(m: A, s: ForwardShape, T: number, masked: boolean): { out: Handle | null; kv: (Handle | null)[]; held: Handle | null } {
+function attention(m: A, s: ForwardShape, T: number, masked: boolean, kvc: KvContext): { out: Handle | null; kv: (Handle | null)[]; held: Handle | null } {
   m.phase = 'attention projections and RoPE';
   const B = s.bytes;
   const h = s.hidden;
@@ -321,9 +346,25 @@ function attention(m: A, s: ForwardShape, T: number, masked: boolean): { out: Ha
     pre = [qe];
   }
   let kv: (Handle | null)[] = [k, v];
+  const qLen = kvc.kvLen === null ? s.seq : 1;
+  // Tokens attended to: all of them, or (sliding-window layers) the window the cache keeps.
+  const window = kvc.kvLen !== null && s.slidingWindow !== null && (!s.slidingAlternate || kvc.layer % 2 === 0) ? s.slidingWindow : Infinity;
+  const kvLen = kvc.kvLen === null ? s.seq : Math.min(kvc.kvLen, window);
   if (s.staticCacheTokens === null && s.kvBytes === B) {
-    // DynamicLayer.update: torch.cat([empty, key_states]) stores copies; the rotated originals are dropped.
-    kv = [m.malloc(kSize), m.malloc(vSize)];
+    // DynamicLayer.update: torch.cat([cached, key_states]) then the same for V, each replacing the cached copy
+    // (empty in the prefill); the rotated originals are dropped when the caller rebinds them.
+    const i = 2 * kvc.layer;
+    kv = [m.malloc((kSize / qLen) * kvLen), null];
+    m.free(kvc.cache[i] ?? null);
+    kv[1] = m.malloc((vSize / qLen) * kvLen);
+    m.free(kvc.cache[i + 1] ?? null);
+    kvc.cache[i] = kv[0]!;
+    kvc.cache[i + 1] = kv[1];
+    m.free(k);
+    m.free(v);
+  } else if (kvc.kvLen !== null) {
+    // Static or quantized cache in a decode step: written in place; the new token's K and V are dropped.
+    kv = [];
     m.free(k);
     m.free(v);
   } else {
@@ -334,13 +375,14 @@ function attention(m: A, s: ForwardShape, T: number, masked: boolean): { out: Ha
   }
   let out: Handle | null;
   let held: Handle | null = null;
-  if (s.attention === 'eager' || s.attention === 'math') ({ out, held } = scoresAttention(m, s, Q));
+  if (s.attention === 'eager' || s.attention === 'math') ({ out, held } = scoresAttention(m, s, Q, qLen, kvLen));
   else if (masked) {
     // A materialised mask rules out flash: sdpa_attention_forward repeats K and V for GQA (no enable_gqa with a
     // mask) and the mem-efficient kernel takes the bool mask as a (b, 1, s, s) additive bias.
-    const kr = s.kvHeads !== s.heads ? m.malloc(Q) : null;
-    const vr = s.kvHeads !== s.heads ? m.malloc(Q) : null;
-    const bias = m.malloc(s.batch * s.seq * s.seq * B);
+    const K = s.batch * s.heads * kvLen * s.headDim * B;
+    const kr = s.kvHeads !== s.heads ? m.malloc(K) : null;
+    const vr = s.kvHeads !== s.heads ? m.malloc(K) : null;
+    const bias = m.malloc(s.batch * qLen * kvLen * B);
     out = m.malloc(T * s.heads * s.headDim * B);
     m.free(bias);
     m.free(kr);
@@ -360,11 +402,11 @@ function attention(m: A, s: ForwardShape, T: number, masked: boolean): { out: Ha
 }
 
 /** One decoder layer; `masked`: its SDPA call gets a materialised mask (a sliding-window layer at s ≥ window). */
-export function decoderLayer(m: A, s: ForwardShape, T: number, moe: boolean, masked = false): Handle | null {
+export function decoderLayer(m: A, s: ForwardShape, T: number, moe: boolean, masked: boolean, kvc: KvContext): Handle | null {
   const H = T * s.hidden * s.bytes;
   const n1 = norm(m, s, T * s.hidden, T);
   // `hidden_states, _ = self.self_attn(...)`: `_` keeps eager attention probabilities alive until the layer returns.
-  const { out: attn, held } = attention(m, s, T, masked);
+  const { out: attn, held } = attention(m, s, T, masked, kvc);
   m.free(n1);
   let a = attn;
   if (s.arch === 'gemma2') {

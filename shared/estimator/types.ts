@@ -163,8 +163,12 @@ export interface Estimate {
   decodePeakAllocatedBytes: number;
   /** torch.cuda.memory_reserved() after the prefill. */
   reservedBytes: number;
-  /** What nvidia-smi shows for the process: reserved plus non-PyTorch memory. */
+  /** What nvidia-smi shows for the process after the prefill: reserved plus non-PyTorch memory. */
   deviceUsedBytes: number;
+  /** torch.cuda.memory_reserved() after the newTokens decode steps (reservedBytes when there are none). */
+  reservedAfterDecodeBytes: number;
+  /** What nvidia-smi shows for the process after the decode steps. */
+  deviceUsedAfterDecodeBytes: number;
   gpuMemoryBytes: number;
   headroomBytes: number;
   fits: boolean;

@@ -47,6 +47,25 @@ const heldOut = loadHeldOut();
 table('H200 calibration runs (test/fixtures/groundtruth/h200_calibration.jsonl)', cases);
 table(`Held-out H200 runs: ${[...new Set(heldOut.map((c) => c.run.model))].join(', ')} (never calibrated on)`, heldOut);
 
+{
+  // Decode: the same runs continued for their 16 decode steps (DynamicCache torch.cat growth replayed).
+  const runs = [...cases, ...heldOut];
+  const used: number[] = [];
+  const peak: number[] = [];
+  const prefillOnly: number[] = [];
+  for (const c of runs) {
+    const e = estimate({ ...c.input, newTokens: c.run.decode_steps });
+    used.push(Math.abs(e.deviceUsedAfterDecodeBytes - c.run.nvml_after_decode) / c.run.nvml_after_decode);
+    peak.push(Math.abs(e.decodePeakAllocatedBytes - c.run.decode_peak) / c.run.decode_peak);
+    prefillOnly.push(Math.abs(e.deviceUsedBytes - c.run.nvml_after_decode) / c.run.nvml_after_decode);
+  }
+  console.log(`## After ${runs[0]!.run.decode_steps} decode steps (all ${runs.length} runs)`);
+  console.log('');
+  console.log(`deviceUsedAfterDecodeBytes: median |error| ${abs(median(used))}, max ${abs(Math.max(...used))} (the after-prefill number would miss by up to ${abs(Math.max(...prefillOnly))})`);
+  console.log(`decodePeakAllocatedBytes:   median |error| ${abs(median(peak))}, max ${abs(Math.max(...peak))}`);
+  console.log('');
+}
+
 function baseline(i: EstimateInput): number {
   const m = i.model;
   const B = i.dtype === 'fp32' ? 4 : 2;

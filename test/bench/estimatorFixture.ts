@@ -25,6 +25,11 @@ const Run = z.object({
   kv_bytes: z.number(),
   reserved_after_prefill: z.number(),
   nvml_after_prefill: z.number(),
+  decode_peak: z.number(),
+  decode_steps: z.number(),
+  kv_bytes_after_decode: z.number(),
+  reserved_after_decode: z.number(),
+  nvml_after_decode: z.number(),
 });
 export type CalibrationRun = z.infer<typeof Run>;
 

@@ -103,13 +103,20 @@ export function estimateFor(model: ModelChoice, r: Runtime, ctx: PredictContext)
   return e;
 }
 
+/** The most the process holds on the device over the run: after the prefill or after its new tokens. */
+export function deviceUsedMost(e: Estimate): number {
+  return Math.max(e.deviceUsedBytes, e.deviceUsedAfterDecodeBytes);
+}
+
 /** Band heights at the configured settings: KV, the activation peak above weights + KV, and the rest. */
 export function budgetParts(e: Estimate): BudgetParts {
   return {
     weightsBytes: e.weightsBytes,
     kvMaxBytes: e.kvCacheBytes,
     activationBytes: Math.max(0, e.peakAllocatedBytes - e.weightsBytes - e.kvCacheBytes),
-    overheadBytes: Math.max(0, e.deviceUsedBytes - e.peakAllocatedBytes),
+    // Allocator slack and context up to the most the process holds: after the prefill or, when decoding grows
+    // the cache (DynamicCache's torch.cat), after the new tokens.
+    overheadBytes: Math.max(0, deviceUsedMost(e) - e.peakAllocatedBytes),
   };
 }
 

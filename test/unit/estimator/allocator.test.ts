@@ -60,11 +60,37 @@ describe('CachingAllocator', () => {
     expect(a.allocatedBytes).toBe(12 * MiB);
   });
 
+  it('releases cached free segments when cudaMalloc would pass the capacity, and flags what still does not fit', () => {
+    const a = new CachingAllocator();
+    a.capacityBytes = 500 * MiB;
+    const x = a.malloc(300 * MiB);
+    const pinned = a.malloc(100 * MiB);
+    a.free(x); // a whole free 300 MiB segment stays cached
+    a.malloc(350 * MiB); // 400 + 350 > 500: the 300 MiB segment goes back first, then 100 + 350 fit
+    expect(a.reservedBytes).toBe(450 * MiB);
+    expect(a.overCapacity).toBe(false);
+    a.malloc(100 * MiB); // 550 > 500 with nothing cached to release: PyTorch would raise OOM
+    expect(a.overCapacity).toBe(true);
+    expect(pinned).not.toBeNull();
+  });
+
   it('reserves Llama-3-8B bf16 weights as measured after loading (16,196,304,896 B; 135.8 MB of 20 MiB-segment slack)', () => {
     // per layer: q, k, v, o, gate, up, down, two norms; body: embed_tokens, lm_head (load order)
     const layer = [33554432, 8388608, 8388608, 33554432, 117440512, 117440512, 117440512, 8192, 8192];
     const reserved = residentReservedBytes(layer, 32, [1050673152, 1050673152]);
     expect(reserved).toBe(16_196_304_896);
     expect(16_229_859_328 - 33_554_432 - reserved).toBeLessThan(2 * MiB); // measured reserved less the cuBLAS workspace
+  });
+});
+
+describe('decode replay lengths', () => {
+  it('replays a generation one token at a time up to 1,024 steps, the rest in at most 32 equal strides', async () => {
+    const { decodeLengths } = await import('../../../shared/estimator/forward.ts');
+    expect(decodeLengths(100, 3)).toEqual([101, 102, 103]);
+    expect(decodeLengths(100, 1024)).toEqual(Array.from({ length: 1024 }, (_, i) => 101 + i));
+    const long = decodeLengths(100, 100_000);
+    expect(long.length).toBeLessThanOrEqual(1024 + 32);
+    expect(long.at(-1)).toBe(100 + 100_000);
+    for (let i = 1; i < long.length; i++) expect(long[i]!).toBeGreaterThan(long[i - 1]!);
   });
 });
