@@ -43,7 +43,8 @@ Training (instead of inference):
   --train                 weights + gradients + optimizer states + saved activations
   --optimizer <o>         adamw (default) | adamw-8bit | sgd | sgd-momentum
   --zero <0-3>            DeepSpeed ZeRO stage (default 0)   --dp <n>  data-parallel GPUs (default 1)
-  --checkpointing         activation checkpointing          --no-mixed-precision  no fp32 master weights
+  --checkpointing         activation checkpointing          --no-mixed-precision  train in --dtype throughout
+                          (default: AMP, fp32 weights under autocast; with --zero ≥ 1 DeepSpeed's 16-bit weights + fp32 master)
   --offload <o>           none (default) | optimizer | optimizer+params
 
 Solvers:

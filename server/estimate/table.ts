@@ -23,6 +23,8 @@ export function formatEstimate(e: Record<string, unknown>): string {
   for (const [key, label] of ROWS) {
     const v = e[key];
     if (typeof v !== 'number' || (v === 0 && (key === 'gradientsBytes' || key === 'optimizerBytes'))) continue;
+    if (key === 'reservedAfterDecodeBytes' && v === e.reservedBytes) continue; // no decode growth to show
+    if (key === 'deviceUsedAfterDecodeBytes' && v === e.deviceUsedBytes) continue;
     lines.push(`${label.padEnd(15)} ${formatBytes(v, 2).padStart(12)}   ${ex[key] ?? ''}`);
   }
   lines.push('', `${e.fits ? 'FITS' : 'DOES NOT FIT'} — ${ex.fits ?? ''}`);

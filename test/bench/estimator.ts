@@ -4,10 +4,11 @@
  * NVML used), then
  * the time per estimate, with a closed-form baseline (weights + KV + tokens·(2h+3I)·B) timed in the same run.
  */
+import { readFileSync } from 'node:fs';
 import { availableParallelism, loadavg } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { clearReplayMemo } from '../../shared/estimator/forward.ts';
-import { estimate, type EstimateInput } from '../../shared/estimator/index.ts';
+import { estimate, findGpu, findModel, type EstimateInput } from '../../shared/estimator/index.ts';
 import { loadCalibration, loadHeldOut, type CalibrationCase } from './estimatorFixture.ts';
 
 const cases = loadCalibration();
@@ -63,6 +64,28 @@ table(`Held-out H200 runs: ${[...new Set(heldOut.map((c) => c.run.model))].join(
   console.log('');
   console.log(`deviceUsedAfterDecodeBytes: median |error| ${abs(median(used))}, max ${abs(Math.max(...used))} (the after-prefill number would miss by up to ${abs(Math.max(...prefillOnly))})`);
   console.log(`decodePeakAllocatedBytes:   median |error| ${abs(median(peak))}, max ${abs(Math.max(...peak))}`);
+  console.log('');
+}
+
+{
+  // Training: plain-PyTorch steps on the H200 (test/fixtures/groundtruth/h200_training.jsonl).
+  const peak: number[] = [];
+  const used: number[] = [];
+  for (const line of readFileSync(new URL('../fixtures/groundtruth/h200_training.jsonl', import.meta.url), 'utf8').split('\n')) {
+    if (!line.trim()) continue;
+    const s = JSON.parse(line) as { kind: string; model: string; precision: string; optimizer: 'adamw' | 'sgd'; checkpointing: boolean; batch: number; seq: number; step_peak: number; nvml: number };
+    if (s.kind !== 'train') continue;
+    const e = estimate({
+      model: findModel(s.model)!, dtype: 'bf16', batch: s.batch, promptTokens: s.seq, gpu: findGpu('h200')!,
+      training: { optimizer: s.optimizer, mixedPrecision: s.precision === 'amp', zeroStage: 0, dataParallel: 1, checkpointing: s.checkpointing, offload: 'none' },
+    });
+    peak.push(Math.abs(e.peakAllocatedBytes - s.step_peak) / s.step_peak);
+    used.push(Math.abs(e.deviceUsedBytes - s.nvml) / s.nvml);
+  }
+  console.log(`## Training steps (${peak.length}: AMP or bf16, AdamW or SGD, checkpointing or not)`);
+  console.log('');
+  console.log(`step peakAllocatedBytes: median |error| ${abs(median(peak))}, max ${abs(Math.max(...peak))}`);
+  console.log(`deviceUsedBytes:         median |error| ${abs(median(used))}, max ${abs(Math.max(...used))} (allocator slack from one fitted constant)`);
   console.log('');
 }
 
