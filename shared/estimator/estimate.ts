@@ -74,7 +74,9 @@ export function estimate(input: EstimateInput): Estimate {
   const reservedAfterDecode = Math.max(rt.reservedAfterDecodeBytes, rt.decodePeakBytes);
   const deviceUsed = reserved + rt.nonTorchBytes + ncclBytes;
   const deviceUsedAfterDecode = reservedAfterDecode + rt.nonTorchBytes + ncclBytes;
-  const deviceUsedMax = Math.max(deviceUsed, deviceUsedAfterDecode);
+  // The most the process holds at any moment: after the prefill, after decoding, or at the peak itself (reserved
+  // never drops below allocated; near capacity the allocator may release cached segments after the peak).
+  const deviceUsedMax = Math.max(deviceUsed, deviceUsedAfterDecode, peakAllocated + rt.nonTorchBytes + ncclBytes);
   const cudaContextBytes = rt.nonTorchBytes;
   const slack = Math.max(0, reserved - peakAllocated);
   const overhead = Math.max(0, deviceUsed - weightsBytes - kvBytes - rt.activationBytes - rt.logitsBytes - gradientsBytes - optimizerBytes);
@@ -110,7 +112,7 @@ export function estimate(input: EstimateInput): Estimate {
     ? `decode, replayed step by step: weights + KV for up to ${ctx} tokens + one layer's old K/V copy during DynamicCache's torch.cat + one token's temporaries`
     : 'no decode steps (--new-tokens 0)';
   ex.gpuMemoryBytes = `${r.gpu.name}: memory PyTorch sees as total (driver-reserved excluded)`;
-  ex.headroomBytes = 'GPU memory − device used (the larger of after the prefill and after decoding)';
+  ex.headroomBytes = 'GPU memory − the most the process holds: after the prefill, after decoding, or at the peak (allocated + context)';
   ex.contextTokens = `tokens the KV cache holds per sequence: prompt ${r.prompt} + new ${r.newTokens}`;
   ex.kvBytesPerToken = `2 (K and V) × ${m.mla && kind === 'vllm' ? 'MLA latent' : 'KV heads per rank × head_dim'} × ${r.kvDtype} bytes × layers on this GPU`;
   ex.tp = `tensor parallel degree: heads, MLP and vocabulary split ${r.tp} ways (KV heads replicated below ${r.tp})`;
