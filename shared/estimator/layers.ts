@@ -82,19 +82,32 @@ export interface KvContext {
   kvLen: number | null;
 }
 
-export function rmsNorm(m: A, n: number, tokens: number, B: number): Handle | null {
+/**
+ * LlamaRMSNorm: x.to(fp32); variance = x.pow(2).mean(-1) (a local, freed on return); x * rsqrt(variance + eps);
+ * weight * x.to(dtype). `gemma`: Gemma2RMSNorm, `_norm(x.float()) * (1 + weight.float())` then `type_as(x)`: the
+ * variance is a temporary (freed at once) and the product stays fp32 until the final cast.
+ */
+export function rmsNorm(m: A, n: number, tokens: number, B: number, gemma = false): Handle | null {
   m.phase = 'RMSNorm fp32 temporaries';
-  // x.to(fp32); x.pow(2).mean(-1); x * rsqrt(var + eps); weight * x.to(dtype)
   const x32 = B < 4 ? m.malloc(n * 4) : null;
   const pow = m.malloc(n * 4);
   const v = m.malloc(tokens * 4);
   m.free(pow);
   const ve = m.malloc(tokens * 4);
+  if (gemma) m.free(v);
   const rs = m.malloc(tokens * 4);
   m.free(ve);
   const y32 = m.malloc(n * 4);
   m.free(rs);
   m.free(x32);
+  if (gemma) {
+    const prod = m.malloc(n * 4);
+    m.free(y32);
+    if (B === 4) return prod;
+    const out = m.malloc(n * B);
+    m.free(prod);
+    return out;
+  }
   const yb = B < 4 ? m.malloc(n * B) : null;
   const out = m.malloc(n * B);
   m.free(yb);
@@ -103,34 +116,9 @@ export function rmsNorm(m: A, n: number, tokens: number, B: number): Handle | nu
   return out;
 }
 
-/**
- * Gemma2RMSNorm: `_norm(x.float()) * (1 + weight.float())` then `type_as(x)`; the variance is a temporary
- * (freed at once), the product is fp32.
- */
-export function gemmaNorm(m: A, n: number, tokens: number, B: number): Handle | null {
-  m.phase = 'RMSNorm fp32 temporaries';
-  const x32 = B < 4 ? m.malloc(n * 4) : null;
-  const pow = m.malloc(n * 4);
-  const v = m.malloc(tokens * 4);
-  m.free(pow);
-  const ve = m.malloc(tokens * 4);
-  m.free(v);
-  const rs = m.malloc(tokens * 4);
-  m.free(ve);
-  const y = m.malloc(n * 4);
-  m.free(rs);
-  m.free(x32);
-  const prod = m.malloc(n * 4);
-  m.free(y);
-  if (B === 4) return prod;
-  const out = m.malloc(n * B);
-  m.free(prod);
-  return out;
-}
-
 /** The model's norm: Llama-style RMSNorm or Gemma's. */
 export function norm(m: A, s: ForwardShape, n: number, tokens: number): Handle | null {
-  return s.arch === 'gemma2' ? gemmaNorm(m, n, tokens, s.bytes) : rmsNorm(m, n, tokens, s.bytes);
+  return rmsNorm(m, n, tokens, s.bytes, s.arch === 'gemma2');
 }
 
 /** apply_rotary_pos_emb on one tensor: (x·cos) + (rotate_half(x)·sin). */
@@ -410,7 +398,7 @@ export function decoderLayer(m: A, s: ForwardShape, T: number, moe: boolean, mas
   m.free(n1);
   let a = attn;
   if (s.arch === 'gemma2') {
-    a = gemmaNorm(m, T * s.hidden, T, s.bytes); // post_attention_layernorm
+    a = rmsNorm(m, T * s.hidden, T, s.bytes, true); // post_attention_layernorm
     m.free(attn);
   }
   const residual = m.malloc(H);
@@ -419,7 +407,7 @@ export function decoderLayer(m: A, s: ForwardShape, T: number, moe: boolean, mas
   let ff = moe ? moeBlock(m, T, s) : mlp(m, T, s.intermediate, s);
   m.free(n2);
   if (s.arch === 'gemma2') {
-    const pf = gemmaNorm(m, T * s.hidden, T, s.bytes); // post_feedforward_layernorm
+    const pf = rmsNorm(m, T * s.hidden, T, s.bytes, true); // post_feedforward_layernorm
     m.free(ff);
     ff = pf;
   }
