@@ -13,7 +13,8 @@
  */
 import { CachingAllocator, type Handle } from './allocator.ts';
 import { clearLayoutMemo } from './weightsLayout.ts';
-import { decoderLayer, norm, type ForwardResult, type ForwardShape } from './layers.ts';
+import { decoderLayer, type ForwardResult, type ForwardShape } from './layers.ts';
+import { norm } from './norm.ts';
 
 export type { ForwardResult, ForwardShape } from './layers.ts';
 

@@ -1,0 +1,215 @@
+/**
+ * Attention of the replayed decoder layer: q/k/v projections (fused for Phi-3, per-head norms for Qwen3, MLA for
+ * DeepSeek), RoPE, the DynamicCache copies (or, in a decode step, their growth), and the kernel: flash or
+ * mem-efficient SDPA (masked on sliding-window layers), the SDPA math kernel or eager attention.
+ */
+import type { CachingAllocator, Handle } from './allocator.ts';
+import type { ForwardShape, KvContext } from './layers.ts';
+import { rmsNorm } from './norm.ts';
+
+type A = CachingAllocator;
+
+/** apply_rotary_pos_emb on one tensor: (x·cos) + (rotate_half(x)·sin). */
+function rope(m: A, n: number): Handle | null {
+  const xc = m.malloc(n);
+  const neg = m.malloc(n / 2);
+  const cat = m.malloc(n);
+  m.free(neg);
+  const xs = m.malloc(n);
+  m.free(cat);
+  const out = m.malloc(n);
+  m.free(xc);
+  m.free(xs);
+  return out;
+}
+
+/** Scores-materialising attention (eager or the SDPA math kernel); returns the (b, s, a·d) output. */
+function scoresAttention(m: A, s: ForwardShape, Q: number, qLen: number, kvLen: number): { out: Handle | null; held: Handle | null } {
+  m.phase = s.attention === 'eager' ? 'eager attention scores (b·a·s²)' : 'SDPA math-kernel scores (b·a·s²)';
+  const B = s.bytes;
+  const scores = s.batch * s.heads * qLen * kvLen;
+  const gqa = s.kvHeads !== s.heads;
+  const K = s.batch * s.heads * kvLen * s.headDim * B; // K or V with every query head (repeat_kv)
+  if (s.attention === 'eager') {
+    const kr = gqa ? m.malloc(K) : null; // repeat_kv
+    const vr = gqa ? m.malloc(K) : null;
+    // matmul reshapes q (b, a, s, d) — laid out as (b, s, a, d) — to (b·a, s, d): a copy unless b = 1 or s = 1 (a view).
+    const qc = s.batch > 1 && qLen > 1 ? m.malloc(Q) : null;
+    const mm = m.malloc(scores * B);
+    m.free(qc);
+    const scaled = m.malloc(scores * B);
+    m.free(mm);
+    let capped = scaled;
+    if (s.arch === 'gemma2') {
+      // attn_logit_softcapping: / cap, tanh, * cap, each a new tensor.
+      for (let i = 0; i < 3; i++) {
+        const next = m.malloc(scores * B);
+        m.free(capped);
+        capped = next;
+      }
+    }
+    const masked = m.malloc(scores * B);
+    m.free(capped);
+    // softmax(dtype=fp32): fp16 has a half_to_float kernel; bf16 is converted to an fp32 copy first.
+    const conv = s.dtype === 'bf16' ? m.malloc(scores * 4) : null;
+    const sm = m.malloc(scores * 4);
+    m.free(conv);
+    const probs = B < 4 ? m.malloc(scores * B) : sm;
+    if (B < 4) m.free(sm);
+    m.free(masked);
+    const o = m.malloc(Q);
+    const out = m.malloc(Q); // transpose(1, 2).contiguous()
+    m.free(o);
+    m.free(kr);
+    m.free(vr);
+    // eager_attention_forward returns the probabilities too: they live until the layer drops them after o_proj.
+    return { out, held: probs };
+  }
+  // torch _scaled_dot_product_attention_math with enable_gqa, and is_causal in the prefill (a decode step has none).
+  let fmask: Handle | null = null;
+  if (qLen > 1) {
+    const ones = m.malloc(qLen * kvLen);
+    const tril = m.malloc(qLen * kvLen);
+    m.free(ones);
+    fmask = m.malloc(qLen * kvLen * B);
+    m.free(tril);
+  }
+  const q = m.malloc(Q);
+  const kr = gqa ? m.malloc(K) : null;
+  const vr = gqa ? m.malloc(K) : null;
+  const ks = m.malloc(K);
+  const attn = m.malloc(scores * B);
+  m.free(ks);
+  const sm = m.malloc(scores * B);
+  const isInf = m.malloc(scores);
+  m.free(isInf);
+  m.free(attn);
+  const o = m.malloc(Q);
+  m.free(sm);
+  m.free(fmask);
+  m.free(q);
+  m.free(kr);
+  m.free(vr);
+  const out = m.malloc(Q);
+  m.free(o);
+  return { out, held: null };
+}
+
+/** q_proj / k_proj output, then (Qwen3) its per-head RMSNorm, which replaces it. */
+function projection(m: A, s: ForwardShape, bytes: number, rows: number): Handle | null {
+  const p = m.malloc(bytes);
+  if (!s.qkNorm) return p;
+  const normed = rmsNorm(m, bytes / s.bytes, rows, s.bytes);
+  m.free(p);
+  return normed;
+}
+
+export function attention(m: A, s: ForwardShape, T: number, masked: boolean, kvc: KvContext): { out: Handle | null; kv: (Handle | null)[]; held: Handle | null } {
+  m.phase = 'attention projections and RoPE';
+  const B = s.bytes;
+  const h = s.hidden;
+  let Q: number;
+  let kSize: number;
+  let vSize: number;
+  let pre: (Handle | null)[] = [];
+  let k: Handle | null;
+  let v: Handle | null;
+  if (s.mla) {
+    const c = s.mla;
+    Q = T * s.heads * c.qkHeadDim * B;
+    kSize = Q;
+    vSize = T * s.heads * c.vHeadDim * B;
+    const qa = c.qLoraRank ? m.malloc(T * c.qLoraRank * B) : null;
+    const q = m.malloc(Q);
+    m.free(qa);
+    const ckv = m.malloc(T * (c.kvLoraRank + c.ropeDim) * B);
+    const kvn = rmsNorm(m, T * c.kvLoraRank, T, B);
+    const kvb = m.malloc(T * s.heads * (c.qkHeadDim - c.ropeDim + c.vHeadDim) * B);
+    m.free(kvn);
+    const kr = rope(m, T * c.ropeDim * B);
+    const qr = rope(m, T * s.heads * c.ropeDim * B);
+    const qc = s.batch > 1 ? m.malloc(Q) : null;
+    m.free(q);
+    m.free(qr);
+    k = m.malloc(kSize);
+    v = m.malloc(vSize);
+    m.free(kr);
+    m.free(ckv);
+    m.free(kvb);
+    pre = [qc];
+  } else if (s.arch === 'phi3') {
+    Q = T * s.heads * s.headDim * B;
+    kSize = vSize = T * s.kvHeads * s.headDim * B;
+    // qkv = qkv_proj(x); q, k, v are views of it, and the local `qkv` keeps it until forward returns.
+    const qkv = m.malloc(Q + kSize + vSize);
+    const qe = rope(m, Q);
+    k = rope(m, kSize);
+    v = null;
+    pre = [qe, qkv];
+  } else {
+    Q = T * s.heads * s.headDim * B;
+    kSize = vSize = T * s.kvHeads * s.headDim * B;
+    const q = projection(m, s, Q, T * s.heads);
+    const k0 = projection(m, s, kSize, T * s.kvHeads);
+    v = m.malloc(vSize);
+    const qe = rope(m, Q);
+    k = rope(m, kSize);
+    m.free(q);
+    m.free(k0);
+    pre = [qe];
+  }
+  let kv: (Handle | null)[] = [k, v];
+  const qLen = kvc.kvLen === null ? s.seq : 1;
+  // Tokens attended to: all of them, or (sliding-window layers) the window the cache keeps.
+  const window = kvc.kvLen !== null && s.slidingWindow !== null && (!s.slidingAlternate || kvc.layer % 2 === 0) ? s.slidingWindow : Infinity;
+  const kvLen = kvc.kvLen === null ? s.seq : Math.min(kvc.kvLen, window);
+  if (s.staticCacheTokens === null && s.kvBytes === B) {
+    // DynamicLayer.update: torch.cat([cached, key_states]) then the same for V, each replacing the cached copy
+    // (empty in the prefill); the rotated originals are dropped when the caller rebinds them.
+    const i = 2 * kvc.layer;
+    kv = [m.malloc((kSize / qLen) * kvLen), null];
+    m.free(kvc.cache[i] ?? null);
+    kv[1] = m.malloc((vSize / qLen) * kvLen);
+    m.free(kvc.cache[i + 1] ?? null);
+    kvc.cache[i] = kv[0]!;
+    kvc.cache[i + 1] = kv[1];
+    m.free(k);
+    m.free(v);
+  } else if (kvc.kvLen !== null) {
+    // Static or quantized cache in a decode step: written in place; the new token's K and V are dropped.
+    kv = [];
+    m.free(k);
+    m.free(v);
+  } else {
+    // The cache stores its own tensors (static: preallocated per layer on first use; quantized: converted).
+    const tokens = s.staticCacheTokens === null ? T : s.batch * s.staticCacheTokens;
+    const per = s.mla ? [kSize / T / B, vSize / T / B] : [s.kvHeads * s.headDim, s.kvHeads * s.headDim];
+    kv = [m.malloc(Math.ceil(tokens * per[0]! * s.kvBytes)), m.malloc(Math.ceil(tokens * per[1]! * s.kvBytes))];
+  }
+  let out: Handle | null;
+  let held: Handle | null = null;
+  if (s.attention === 'eager' || s.attention === 'math') ({ out, held } = scoresAttention(m, s, Q, qLen, kvLen));
+  else if (masked) {
+    // A materialised mask rules out flash: sdpa_attention_forward repeats K and V for GQA (no enable_gqa with a
+    // mask) and the mem-efficient kernel takes the bool mask as a (b, 1, s, s) additive bias.
+    const K = s.batch * s.heads * kvLen * s.headDim * B;
+    const kr = s.kvHeads !== s.heads ? m.malloc(K) : null;
+    const vr = s.kvHeads !== s.heads ? m.malloc(K) : null;
+    const bias = m.malloc(s.batch * qLen * kvLen * B);
+    out = m.malloc(T * s.heads * s.headDim * B);
+    m.free(bias);
+    m.free(kr);
+    m.free(vr);
+  } else {
+    // Fused kernel: only the output (no logsumexp is kept without autograd; none in the H200 traces).
+    out = m.malloc(T * s.heads * (s.mla ? s.mla.vHeadDim : s.headDim) * B);
+  }
+  if (s.staticCacheTokens !== null || s.kvBytes !== B) {
+    m.free(k);
+    m.free(v);
+  }
+  const o = m.malloc(T * h * B);
+  m.free(out);
+  for (const p of pre) m.free(p);
+  return { out: o, kv, held };
+}
