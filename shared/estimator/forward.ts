@@ -1,9 +1,9 @@
 /**
- * The prefill of a Hugging Face decoder (transformers 5, `model(input_ids, use_cache=True, logits_to_keep=…)`)
- * replayed tensor by tensor against the caching-allocator model: every intermediate is allocated and freed
- * in the order the Python code creates and drops it (LlamaModel / LlamaDecoderLayer / LlamaRMSNorm /
- * LlamaMLP / SDPA / eager attention / Mixtral MoE / DeepSeek MLA). The peak allocation and the segments
- * reserved fall out of the replay; no per-model constants.
+ * The prefill of a Hugging Face decoder (transformers 5, `model(input_ids, use_cache=True, logits_to_keep=…)`),
+ * and the decode steps after it, replayed tensor by tensor against the caching-allocator model: every
+ * intermediate is allocated and freed in the order the Python code creates and drops it (LlamaModel /
+ * LlamaDecoderLayer / RMSNorm / MLP / SDPA / eager attention / Phi-3, Qwen3 and Gemma-2 variants / Mixtral MoE /
+ * DeepSeek MLA). The peak allocation and the segments reserved fall out of the replay; no per-model constants.
  *
  * Facts the replay reproduces on the H200 fixture: at the peak (last layer's MLP) the live per-token tensors
  * are inputs_embeds, the layer input, the residual and the normed input (4·h) plus three MLP temporaries
