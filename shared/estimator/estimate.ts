@@ -66,7 +66,7 @@ export function estimate(input: EstimateInput): Estimate {
   } else if (kind === 'llamacpp') {
     rt = llamaCppRuntime(r, weightsPerGpu, kv.bytes);
   } else {
-    rt = hfRuntime(r, w, weightsPerGpu, kv.bytes);
+    rt = hfRuntime(r, w, weightsPerGpu);
   }
 
   const peakAllocated = Math.max(rt.prefillPeakBytes, rt.decodePeakBytes);

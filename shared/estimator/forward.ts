@@ -102,7 +102,7 @@ export function simulatePrefill(s: ForwardShape, m = new CachingAllocator()): Fo
  * rest of a longer generation in DECODE_STRIDES equal strides (the allocator sees the same growing sizes,
  * fewer times).
  */
-export const DECODE_FULL_STEPS = 16;
+const DECODE_FULL_STEPS = 16;
 const DECODE_TOKEN_STEPS = 1024;
 const DECODE_STRIDES = 32;
 

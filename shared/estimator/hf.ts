@@ -9,7 +9,6 @@ import { KV_BYTES } from './dtypes.ts';
 import { replayPrefill, type ForwardShape } from './forward.ts';
 import { NCCL_BYTES } from './engines.ts';
 import { cublasWorkspaceBytes } from './gpus.ts';
-import { kvElementsPerTokenLayer } from './kv.ts';
 import type { Resolved } from './resolve.ts';
 import { kvHeadsPerRank, type WeightsBreakdown } from './weights.ts';
 
@@ -55,7 +54,7 @@ export function forwardShape(r: Resolved, layers: number, staticTokens: number |
   };
 }
 
-export function hfRuntime(r: Resolved, w: WeightsBreakdown, weightsPerGpu: number, kvFinalBytes: number): RuntimeMemory {
+export function hfRuntime(r: Resolved, w: WeightsBreakdown, weightsPerGpu: number): RuntimeMemory {
   const layers = w.layersPerGpu;
   const ctx = r.prompt + r.newTokens;
   const staticTokens = r.engine.kind === 'hf-static' ? Math.max(r.engine.maxCacheTokens ?? ctx, r.prompt) : null;
@@ -69,7 +68,6 @@ export function hfRuntime(r: Resolved, w: WeightsBreakdown, weightsPerGpu: numbe
   const base = weightsPerGpu + workspace + buffers;
   const rows = r.logits === 'all' ? r.batch * r.prompt : r.batch;
   const logitsBytes = rows * Math.ceil(r.model.vocab / r.tp) * (r.logitsFp32 ? 4 : r.bytes);
-  const idsBytes = roundRequest(r.batch * r.prompt * 8);
   const kvPrefill = sim.kvBytes;
   const prefillPeak = base + sim.peakBytes;
   const activation = Math.max(0, sim.peakBytes - kvPrefill - logitsBytes);

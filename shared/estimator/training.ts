@@ -136,7 +136,6 @@ export function trainingMemory(r: Resolved, w: WeightsBreakdown): TrainingMemory
         ? `checkpointing: ${layers} layer inputs (h·${residual} B per token) + one layer recomputed (${perLayer} B/token)${amp ? ' + autocast weight copies' : ''}`
         : `${layers} layers × ${perLayer} B per token saved for backward (norms, linear inputs, q/k/v/out + LSE, 4·I)${amp ? ' + autocast weight copies' : ''}`,
       logitsBytes: `loss: ${T} tokens × V × 12 B in its backward (fp32 log_softmax, its gradient and the nll gradient)`,
-      stepBytes: stepTemp > 0 ? `optimizer.step(): weights + gradients + states + one parameter-sized fp32/param-dtype temporary (foreach AdamW)` : 'optimizer.step(): updates in place',
     },
   };
 }
