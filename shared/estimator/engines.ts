@@ -46,8 +46,12 @@ export function vllmRuntime(r: Resolved, weightsPerGpu: number, kvNeededBytes: n
   };
 }
 
-/** NCCL buffers per rank, measured on two H200s over NVLink: 860 MiB after init and a first all-reduce. */
-export const NCCL_BYTES = 860 * MiB;
+/**
+ * NCCL buffers per rank, outside PyTorch's allocator: device used rose by 838 MiB on each of two H200s over NVLink
+ * across init_process_group and a first all-reduce, with PyTorch's cache emptied (h200_tp2.jsonl). The 860 MiB in
+ * the estimator notes (gpu_loop_2gpu.csv) also holds the 20 MiB segment PyTorch kept for the all-reduce's tensor.
+ */
+export const NCCL_BYTES = 838 * MiB;
 
 export function llamaCppRuntime(r: Resolved, weightsPerGpu: number, kvBytes: number): RuntimeMemory {
   if (r.engine.kind !== 'llamacpp') throw new Error('llamaCppRuntime needs the llamacpp engine');

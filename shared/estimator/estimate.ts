@@ -26,7 +26,8 @@ const gib = (b: number): string => (b >= GiB / 10 ? `${(b / GiB).toFixed(2)} GiB
 export function estimate(input: EstimateInput): Estimate {
   const r = resolveInput(input);
   const m = r.model;
-  const w = weightsBreakdown(m, r.scheme, r.dtype, r.tp, r.pp, r.groupSize);
+  // transformers' tp_plan keeps the input embedding whole on every rank; vLLM and llama.cpp split it.
+  const w = weightsBreakdown(m, r.scheme, r.dtype, r.tp, r.pp, r.groupSize, !r.engine.kind.startsWith('hf'));
   const exact = r.weightsBytesExact;
   const weightsPerGpu = exact === null ? w.perGpuBytes : Math.round((exact * w.perGpuBytes) / w.totalBytes);
   const ctx = r.prompt + r.newTokens;
@@ -92,7 +93,7 @@ export function estimate(input: EstimateInput): Estimate {
   ex.gradientsBytes = rt.notes.gradientsBytes ?? 'inference: no gradients';
   ex.optimizerBytes = rt.notes.optimizerBytes ?? 'inference: no optimizer states';
   ex.cudaContextBytes = rt.notes.cudaContextBytes ?? `CUDA context, kernels and library handles outside PyTorch on ${r.gpu.name} (measured on the H200: 0.68–0.79 GB)`;
-  ex.ncclBytes = ncclBytes > 0 ? `NCCL communicator buffers per rank (measured 860 MiB on H200 NVLink) for TP ${r.tp} × PP ${r.pp}` : 'single GPU: no NCCL';
+  ex.ncclBytes = ncclBytes > 0 ? `NCCL communicator buffers per rank (measured 838 MiB on H200 NVLink) for TP ${r.tp} × PP ${r.pp}` : 'single GPU: no NCCL';
   ex.workspaceBytes = `cuBLAS workspace (${r.gpu.arch >= 9 ? '32 MiB on Hopper+' : '8 MiB'}) and RoPE buffers`;
   ex.allocatorSlackBytes = rt.notes.allocatorSlackBytes ?? 'reserved by the allocator above the peak';
   ex.overheadBytes = 'context + NCCL + workspace + allocator slack: everything on the device besides the components above';

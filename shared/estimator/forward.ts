@@ -39,7 +39,7 @@ export function replayPrefill(s: ForwardShape): ForwardResult {
 function shapeKey(s: ForwardShape): string {
   const e = s.moe;
   const c = s.mla;
-  return `${s.decodeSteps}|${s.capacityBytes}|${s.arch}|${s.qkNorm}|${s.slidingWindow}|${s.slidingAlternate}|${s.dtype}|${s.batch}|${s.seq}|${s.bytes}|${s.hidden}|${s.heads}|${s.kvHeads}|${s.headDim}|${s.intermediate}|${s.vocab}|${s.layers}|${s.attention}|${s.logitsAll}|${s.logitsFp32}|${s.kvBytes}|${s.staticCacheTokens}|`
+  return `${s.decodeSteps}|${s.capacityBytes}|${s.arch}|${s.qkNorm}|${s.slidingWindow}|${s.slidingAlternate}|${s.dtype}|${s.batch}|${s.seq}|${s.bytes}|${s.hidden}|${s.heads}|${s.kvHeads}|${s.headDim}|${s.intermediate}|${s.vocab}|${s.fullVocab}|${s.layers}|${s.attention}|${s.logitsAll}|${s.logitsFp32}|${s.kvBytes}|${s.staticCacheTokens}|`
     + (e ? `${e.experts},${e.topK},${e.intermediate},${e.sharedWidth},${e.denseLayers}|` : '-|')
     + (c ? `${c.kvLoraRank},${c.qLoraRank},${c.qkHeadDim},${c.ropeDim},${c.vHeadDim}|` : '-|') + s.weightTailsKey;
 }
@@ -134,13 +134,30 @@ function cacheGrowthStep(m: CachingAllocator, s: ForwardShape, kvLen: number, ca
       cache[i + 1] = v;
     }
   }
-  let logits = m.malloc(s.batch * s.vocab * s.bytes);
+  m.free(lmHead(m, s, s.batch));
+}
+
+/**
+ * lm_head's logits for `rows` positions, as the model returns them. Under TP (colwise_gather_output) each rank's
+ * vocabulary shard is gathered: DTensor all-gathers along dim 0, then concatenates on the last dim (two whole-
+ * vocabulary buffers, the first freed after the cat). Gemma-2's final_logit_softcapping follows (/ cap, tanh, * cap).
+ */
+function lmHead(m: CachingAllocator, s: ForwardShape, rows: number): Handle | null {
+  const B = s.bytes;
+  let logits = m.malloc(rows * s.vocab * B);
+  if (s.fullVocab !== s.vocab) {
+    const gathered = m.malloc(rows * s.fullVocab * B);
+    const full = m.malloc(rows * s.fullVocab * B);
+    m.free(gathered);
+    m.free(logits);
+    logits = full;
+  }
   for (let i = 0; i < (s.arch === 'gemma2' ? 3 : 0); i++) {
-    const next = m.malloc(s.batch * s.vocab * s.bytes);
+    const next = m.malloc(rows * s.fullVocab * B);
     m.free(logits);
     logits = next;
   }
-  m.free(logits);
+  return logits;
 }
 
 /**
@@ -227,17 +244,9 @@ function forwardPass(m: CachingAllocator, s: ForwardShape, qLen: number, kvLen: 
   rope16.forEach((c) => m.free(c));
   m.phase = 'lm_head logits';
   const rows = s.logitsAll && kvLen === null ? T : s.batch;
-  let logits = m.malloc(rows * s.vocab * B);
-  if (s.arch === 'gemma2') {
-    // final_logit_softcapping: / cap, tanh, * cap.
-    for (let i = 0; i < 3; i++) {
-      const next = m.malloc(rows * s.vocab * B);
-      m.free(logits);
-      logits = next;
-    }
-  }
+  let logits = lmHead(m, s, rows);
   if (s.logitsFp32 && B < 4) {
-    const up = m.malloc(rows * s.vocab * 4);
+    const up = m.malloc(rows * s.fullVocab * 4);
     m.free(logits);
     logits = up;
   }

@@ -47,7 +47,7 @@ export function forwardShape(r: Resolved, layers: number, staticTokens: number |
     : null;
   return {
     dtype: r.dtype, batch: r.batch, seq: r.prompt, bytes: r.bytes, hidden: m.hidden, heads: m.heads / r.tp, kvHeads: kvHeadsPerRank(m.kvHeads, r.tp),
-    headDim: m.headDim, intermediate: m.intermediate / r.tp, vocab: Math.ceil(m.vocab / r.tp), layers,
+    headDim: m.headDim, intermediate: m.intermediate / r.tp, vocab: Math.ceil(m.vocab / r.tp), fullVocab: m.vocab, layers,
     attention: sdpaBackend(r), arch: m.family === 'phi3' ? 'phi3' : m.family === 'gemma2' ? 'gemma2' : 'llama', qkNorm: m.qkNorm, decodeSteps, capacityBytes,
     slidingWindow: m.slidingWindow, slidingAlternate: m.slidingPattern === 'alternate', logitsAll: r.logits === 'all', logitsFp32: r.logitsFp32, kvBytes: KV_BYTES[r.kvDtype],
     staticCacheTokens: staticTokens, moe, mla, weightTails: [], weightTailsKey: '',
@@ -67,7 +67,8 @@ export function hfRuntime(r: Resolved, w: WeightsBreakdown, weightsPerGpu: numbe
   const buffers = 2 * roundRequest(((r.model.mla ? r.model.mla.qkRopeHeadDim : r.model.headDim) / 2) * 4);
   const base = weightsPerGpu + workspace + buffers;
   const rows = r.logits === 'all' ? r.batch * r.prompt : r.batch;
-  const logitsBytes = rows * Math.ceil(r.model.vocab / r.tp) * (r.logitsFp32 ? 4 : r.bytes);
+  // Under TP lm_head's output is gathered: every rank holds the logits over the whole vocabulary.
+  const logitsBytes = rows * r.model.vocab * (r.logitsFp32 ? 4 : r.bytes);
   const kvPrefill = sim.kvBytes;
   const prefillPeak = base + sim.peakBytes;
   const activation = Math.max(0, sim.peakBytes - kvPrefill - logitsBytes);

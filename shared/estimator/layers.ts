@@ -21,7 +21,10 @@ export interface ForwardShape {
   kvHeads: number;
   headDim: number;
   intermediate: number;
+  /** lm_head's output columns on this rank (the vocabulary split over TP ranks). */
   vocab: number;
+  /** The whole vocabulary: under TP, transformers' lm_head (colwise_gather_output) gathers the logits to it. */
+  fullVocab: number;
   layers: number;
   attention: 'flash' | 'efficient' | 'math' | 'eager';
   /**

@@ -60,8 +60,12 @@ function mlpTensors(h: number, width: number, count: number, bias: boolean): Wei
   return t;
 }
 
-/** The tensor list of the model as one TP rank holds it (all layers, before pipeline split). */
-export function weightsPlan(m: ModelSpec, tp = 1): WeightsPlan {
+/**
+ * The tensor list of the model as one TP rank holds it (all layers, before pipeline split). `embedSharded`: the
+ * input embedding is split over the vocabulary (vLLM's VocabParallelEmbedding); transformers' tp_plan keeps it whole
+ * on every rank and splits only lm_head (colwise, output gathered), as seen on two H200s (h200_tp2.jsonl).
+ */
+export function weightsPlan(m: ModelSpec, tp = 1, embedSharded = true): WeightsPlan {
   const h = m.hidden;
   const norms = vec(h * (m.layerNormBias ? 2 : 1), m.normsPerLayer);
   const attn = attentionTensors(m, tp);
@@ -78,8 +82,9 @@ export function weightsPlan(m: ModelSpec, tp = 1): WeightsPlan {
   } else {
     groups.push({ layers: m.layers, tensors: [...attn, ...mlpTensors(h, m.intermediate / tp, 1, m.outBias), norms] });
   }
-  const embed: WeightTensor = { kind: 'embedding', out: Math.ceil(m.vocab / tp), in: h, count: 1 };
-  return { layerGroups: groups, embed, lmHead: m.tiedEmbeddings ? null : { ...embed }, finalNorm: vec(h * (m.layerNormBias ? 2 : 1)) };
+  const embed: WeightTensor = { kind: 'embedding', out: embedSharded ? Math.ceil(m.vocab / tp) : m.vocab, in: h, count: 1 };
+  const lmHead: WeightTensor = { kind: 'embedding', out: Math.ceil(m.vocab / tp), in: h, count: 1 };
+  return { layerGroups: groups, embed, lmHead: m.tiedEmbeddings ? null : lmHead, finalNorm: vec(h * (m.layerNormBias ? 2 : 1)) };
 }
 
 const numel = (t: WeightTensor): number => t.out * t.in * t.count;
@@ -122,7 +127,7 @@ function lmHeadScheme(scheme: WeightScheme): WeightScheme {
   return scheme.startsWith('q') && scheme !== 'q8_0' ? 'q6_k' : scheme;
 }
 
-export function weightsBreakdown(m: ModelSpec, scheme: WeightScheme, dtype: FloatDtype, tp = 1, pp = 1, groupSize = 128): WeightsBreakdown {
+export function weightsBreakdown(m: ModelSpec, scheme: WeightScheme, dtype: FloatDtype, tp = 1, pp = 1, groupSize = 128, embedSharded = true): WeightsBreakdown {
   const bytesOf = (p: WeightsPlan, layersShare: (layers: number) => number): { total: number; layer: number[]; body: number[] } => {
     let total = tensorBytes(p.finalNorm, scheme, dtype) + tensorBytes(p.embed, scheme, dtype);
     const body = [tensorBytes(p.embed, scheme, dtype)];
@@ -141,7 +146,7 @@ export function weightsBreakdown(m: ModelSpec, scheme: WeightScheme, dtype: Floa
     return { total, layer, body };
   };
   const whole = bytesOf(weightsPlan(m, 1), (l) => l);
-  const plan = weightsPlan(m, tp);
+  const plan = weightsPlan(m, tp, embedSharded);
   const layersPerGpu = Math.ceil(m.layers / pp);
   const rank = bytesOf(plan, (l) => (pp === 1 ? l : Math.ceil((l * layersPerGpu) / m.layers)));
   // With PP the first stage holds the embedding, the last the lm_head: the busiest holds the larger one.

@@ -1,7 +1,8 @@
 /**
  * The H200 ground truth as estimator inputs and measured values, one entry per completed prefill run: the
- * calibration fixture (test/fixtures/groundtruth/h200_calibration.jsonl) and the held-out capture of models the
- * estimator was never calibrated on (h200_heldout.jsonl). Shared by the accuracy bench and the unit tests.
+ * calibration fixture (test/fixtures/groundtruth/h200_calibration.jsonl), the held-out capture of models the
+ * estimator was never calibrated on (h200_heldout.jsonl) and tensor-parallel runs on two H200s, one line per rank
+ * (h200_tp2.jsonl, transformers' tp_plan="auto"). Shared by the accuracy bench and the unit tests.
  */
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
@@ -14,7 +15,11 @@ const Run = z.object({
   model: z.string(),
   dtype: z.enum(['fp32', 'fp16', 'bf16']),
   config: z.record(z.string(), z.union([z.number(), z.boolean(), z.null()])),
+  /** Weights on the GPU (per rank in the TP capture, which names them weight_bytes_rank). */
   weight_bytes: z.number(),
+  /** TP degree and this line's rank (TP capture only). */
+  tp: z.number().int().positive().optional(),
+  rank: z.number().int().nonnegative().optional(),
   /** HF model_type (held-out file); the calibration file names llama and qwen2 models only. */
   model_type: z.string().optional(),
   attn: z.enum(['sdpa', 'eager']),
@@ -43,6 +48,11 @@ export function loadCalibration(): CalibrationCase[] {
   return load('h200_calibration.jsonl');
 }
 
+/** Tensor parallel over two H200s (16-layer Llama-3-8B, tp_plan="auto"): every rank's runs. */
+export function loadTensorParallel(): CalibrationCase[] {
+  return load('h200_tp2.jsonl');
+}
+
 /** The held-out runs: Llama-3-8B again (it reproduces the calibration runs) and six uncalibrated models. */
 export function loadHeldOut(): CalibrationCase[] {
   return load('h200_heldout.jsonl').filter((c) => c.run.model !== 'llama-3-8b');
@@ -53,19 +63,25 @@ function load(name: string): CalibrationCase[] {
   for (const line of readFileSync(fixture(name), 'utf8').split('\n')) {
     if (!line.trim()) continue;
     const raw: unknown = JSON.parse(line);
-    const parsed = Run.safeParse(raw);
+    const parsed = Run.safeParse(perRank(raw));
     if (!parsed.success) continue; // context / loaded / done lines, and OOM runs (no peak)
     const r = parsed.data;
     const modelType = r.model_type ?? (r.model.startsWith('qwen') ? 'qwen2' : 'llama');
     const model = modelFromHfConfig({ ...r.config, model_type: modelType, max_position_embeddings: 16384 }, r.model);
     out.push({
-      label: `${r.model} ${r.dtype} ${r.attn}${r.logits_to_keep === 0 ? ' all-logits' : ''} b${r.batch}×s${r.seq}`,
+      label: `${r.model} ${r.dtype} ${r.attn}${r.logits_to_keep === 0 ? ' all-logits' : ''} b${r.batch}×s${r.seq}${r.tp ? ` TP ${r.tp} rank ${r.rank}` : ''}`,
       run: r,
       input: {
         model, dtype: r.dtype, batch: r.batch, promptTokens: r.seq, attention: r.attn,
-        logits: r.logits_to_keep === 0 ? 'all' : 'last', gpu: findGpu('h200')!,
+        logits: r.logits_to_keep === 0 ? 'all' : 'last', gpu: findGpu('h200')!, ...(r.tp ? { tp: r.tp } : {}),
       },
     });
   }
   return out;
+}
+
+/** The TP capture names a rank's weights weight_bytes_rank. */
+function perRank(raw: unknown): unknown {
+  if (typeof raw !== 'object' || raw === null || !('weight_bytes_rank' in raw)) return raw;
+  return { ...raw, weight_bytes: raw.weight_bytes_rank };
 }

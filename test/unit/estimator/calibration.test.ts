@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { estimate } from '../../../shared/estimator/index.ts';
-import { loadCalibration, loadHeldOut } from '../../bench/estimatorFixture.ts';
+import { loadCalibration, loadHeldOut, loadTensorParallel } from '../../bench/estimatorFixture.ts';
 
 const cases = loadCalibration();
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
@@ -69,6 +69,32 @@ describe('estimate() on the held-out H200 runs (Mistral-7B, Qwen2.5-7B, Llama-2-
   it('medians within the targets: peak ≤ 1 %, device used ≤ 3 %', () => {
     expect(median(held.map((c) => err(c, 'peakAllocatedBytes')))).toBeLessThanOrEqual(0.01);
     expect(median(held.map((c) => err(c, 'deviceUsedBytes')))).toBeLessThanOrEqual(0.03);
+  });
+});
+
+describe('estimate() with tensor parallelism, every rank of two H200s (transformers tp_plan="auto", 16-layer Llama-3-8B)', () => {
+  const runs = loadTensorParallel();
+  const err = (measured: number, predicted: number): number => Math.abs(predicted - measured) / measured;
+
+  it('covers both ranks of five prefill shapes', () => {
+    expect(runs.length).toBe(10);
+    expect(new Set(runs.map((c) => c.run.rank))).toEqual(new Set([0, 1]));
+  });
+
+  it.each(runs)('$label: weights exact (embedding whole on every rank), peak within 1 %, device used within 3 %', (c) => {
+    const e = estimate({ ...c.input, newTokens: c.run.decode_steps });
+    expect(e.weightsBytes).toBe(c.run.weight_bytes);
+    expect(e.kvCacheBytes).toBe(c.run.kv_bytes_after_decode);
+    expect(err(c.run.prefill_peak, e.prefillPeakAllocatedBytes)).toBeLessThanOrEqual(0.01);
+    expect(err(c.run.decode_peak, e.decodePeakAllocatedBytes)).toBeLessThanOrEqual(0.01);
+    expect(err(c.run.nvml_after_prefill, e.deviceUsedBytes)).toBeLessThanOrEqual(0.03);
+    expect(err(c.run.nvml_after_decode, e.deviceUsedAfterDecodeBytes)).toBeLessThanOrEqual(0.03);
+  });
+
+  it('would miss the weights by 10 % with the embedding split like vLLM splits it', () => {
+    const c = runs[0]!;
+    const vllmLike = estimate({ ...c.input, engine: { kind: 'vllm' } });
+    expect(err(c.run.weight_bytes, vllmLike.weightsBytes)).toBeGreaterThan(0.09);
   });
 });
 
