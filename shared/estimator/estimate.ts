@@ -86,7 +86,7 @@ export function estimate(input: EstimateInput): Estimate {
 
   ex.weightsBytes ??= exact !== null
     ? `exact checkpoint bytes from the file headers (${exact} B)${r.tp * r.pp > 1 ? `, this GPU's share under TP ${r.tp} × PP ${r.pp}` : ''}`
-    : `${EN_US.format(w.params)} parameters stored as ${r.scheme}${r.tp * r.pp > 1 ? `, split over TP ${r.tp} × PP ${r.pp} (${w.layersPerGpu} layers here)` : ''} = ${gib(weightsBytes)}`;
+    : `${EN_US.format(w.params)} parameters stored as ${r.scheme}${r.tp * r.pp > 1 ? `, split over TP ${r.tp} × PP ${r.pp} (${w.layersPerGpu} layers here${r.tp > 1 && kind.startsWith('hf') ? '; transformers keeps the input embedding whole on each rank' : ''})` : ''} = ${gib(weightsBytes)}`;
   ex.kvCacheBytes ??= rt.notes.kvCacheBytes ?? `${kv.bytesPerToken} B per token (2 × kv heads × head_dim × ${r.kvDtype} × layers) × batch ${r.batch} × ${kvTokens} tokens = ${gib(kvBytes)}`;
   ex.activationBytes = rt.notes.activationBytes ?? `peak transient of the forward: ${gib(rt.activationBytes)}`;
   ex.logitsBytes = rt.notes.logitsBytes ?? `${r.logits === 'all' ? 'all positions' : 'last position'}: rows × vocab × ${r.logitsFp32 ? 4 : r.bytes} B = ${gib(rt.logitsBytes)}`;
