@@ -13,6 +13,9 @@
  *   H200 allocator traces (test/fixtures/groundtruth/traces): every segment the prefill opened lay below the
  *   last, and the lower of two equal cached blocks is the newer one. With ascending addresses instead, the
  *   replay reuses the older of two equal blocks and misses eager attention's third 2 GiB fp32 segment.
+ *   A process that has freed segments before (empty_cache) may get some of their address ranges back, out of
+ *   that order: two StaticCache traces show it, and their allocations are reproduced exactly when the model is
+ *   given the driver's addresses (`placeSegment`); top down is what a fresh process sees.
  * - when cudaMalloc would exceed the memory the allocator may use (`capacityBytes`), it first releases every
  *   cached segment that is entirely free (release_cached_blocks) and retries; still too big is an OOM, which
  *   the model records (`overCapacity`) and lets pass so the numbers say how much would have been needed.
@@ -42,6 +45,12 @@ const SMALL_ADDR = -1;
 const TAIL_BASE = 2 ** 40;
 
 export class CachingAllocator {
+  /**
+   * `placeSegment`: where the driver puts each new large-pool segment (its lowest address in 512-byte units, below
+   * 2^40), given its size in those units; default top down. Tests pass the addresses a recorded trace shows.
+   */
+  constructor(private readonly placeSegment: ((units: number) => number) | null = null) {}
+
   allocatedBytes = 0;
   peakAllocatedBytes = 0;
   reservedBytes = 0;
@@ -138,7 +147,7 @@ export class CachingAllocator {
     } else {
       const seg = segmentSize(size * MIN_BLOCK) / MIN_BLOCK;
       this.openSegment(seg * MIN_BLOCK);
-      this.nextAddr -= seg;
+      this.nextAddr = this.placeSegment ? this.placeSegment(seg) : this.nextAddr - seg;
       block = { addr: this.nextAddr, size: seg, free: true, slot: -1, prev: null, next: null };
     }
     const remaining = block.size - size;

@@ -4,7 +4,7 @@
  * mem-efficient SDPA (masked on sliding-window layers), the SDPA math kernel or eager attention.
  */
 import type { CachingAllocator, Handle } from './allocator.ts';
-import type { ForwardShape, KvContext } from './layers.ts';
+import { isLocalLayer, staticLayerTokens, type ForwardShape, type KvContext } from './layers.ts';
 import { rmsNorm } from './norm.ts';
 
 type A = CachingAllocator;
@@ -160,9 +160,13 @@ export function attention(m: A, s: ForwardShape, T: number, masked: boolean, kvc
   }
   let kv: (Handle | null)[] = [k, v];
   const qLen = kvc.kvLen === null ? s.seq : 1;
-  // Tokens attended to: all of them, or (sliding-window layers) the window the cache keeps.
-  const window = kvc.kvLen !== null && s.slidingWindow !== null && (!s.slidingAlternate || kvc.layer % 2 === 0) ? s.slidingWindow : Infinity;
-  const kvLen = kvc.kvLen === null ? s.seq : Math.min(kvc.kvLen, window);
+  // Tokens attended to: a StaticCache layer's whole buffer (its unwritten tail masked; a sliding layer's prefill longer
+  // than its window returns all of its own tokens), else all of them, or (sliding-window layers) the window kept.
+  const staticLen = staticLayerTokens(s, kvc.layer);
+  const window = kvc.kvLen !== null && isLocalLayer(s, kvc.layer) ? s.slidingWindow! : Infinity;
+  const kvLen = staticLen !== null ? Math.max(staticLen, qLen) : kvc.kvLen === null ? s.seq : Math.min(kvc.kvLen, window);
+  // A static cache's decode step gets a materialised mask (is_causal cannot hide the unwritten tail when q = 1).
+  const maskedHere = masked || (staticLen !== null && kvc.kvLen !== null);
   if (s.staticCacheTokens === null && s.kvBytes === B) {
     // DynamicLayer.update: torch.cat([cached, key_states]) then the same for V, each replacing the cached copy
     // (empty in the prefill); the rotated originals are dropped when the caller rebinds them.
@@ -182,14 +186,20 @@ export function attention(m: A, s: ForwardShape, T: number, masked: boolean, kvc
     m.free(v);
   } else {
     // The cache stores its own tensors (static: preallocated per layer on first use; quantized: converted).
-    const tokens = s.staticCacheTokens === null ? T : s.batch * s.staticCacheTokens;
+    const tokens = staticLen === null ? T : s.batch * staticLen;
     const per = s.mla ? [kSize / T / B, vSize / T / B] : [s.kvHeads * s.headDim, s.kvHeads * s.headDim];
     kv = [m.malloc(Math.ceil(tokens * per[0]! * s.kvBytes)), m.malloc(Math.ceil(tokens * per[1]! * s.kvBytes))];
+    if (staticLen !== null && qLen <= staticLen) {
+      // StaticLayer.update copies the rotated K and V in and returns its buffers: the originals go at once (H200 traces).
+      // A sliding layer's prefill longer than its window returns the originals, which then live through the kernel.
+      m.free(k);
+      m.free(v);
+    }
   }
   let out: Handle | null;
   let held: Handle | null = null;
   if (s.attention === 'eager' || s.attention === 'math') ({ out, held } = scoresAttention(m, s, Q, qLen, kvLen));
-  else if (masked) {
+  else if (maskedHere) {
     // A materialised mask rules out flash: sdpa_attention_forward repeats K and V for GQA (no enable_gqa with a
     // mask) and the mem-efficient kernel takes the bool mask as a (b, 1, s, s) additive bias.
     const K = s.batch * s.heads * kvLen * s.headDim * B;
@@ -204,12 +214,17 @@ export function attention(m: A, s: ForwardShape, T: number, masked: boolean, kvc
     // Fused kernel: only the output (no logsumexp is kept without autograd; none in the H200 traces).
     out = m.malloc(T * s.heads * (s.mla ? s.mla.vHeadDim : s.headDim) * B);
   }
-  if (s.staticCacheTokens !== null || s.kvBytes !== B) {
+  if (staticLen === null && s.kvBytes !== B) {
     m.free(k);
     m.free(v);
   }
   const o = m.malloc(T * h * B);
   m.free(out);
   for (const p of pre) m.free(p);
+  if (staticLen !== null && qLen > staticLen) {
+    // Locals returned by the sliding layer's update: dropped when the attention module returns.
+    m.free(k);
+    m.free(v);
+  }
   return { out: o, kv, held };
 }

@@ -13,7 +13,7 @@
  */
 import { CachingAllocator, type Handle } from './allocator.ts';
 import { clearLayoutMemo } from './weightsLayout.ts';
-import { decoderLayer, type ForwardResult, type ForwardShape } from './layers.ts';
+import { decoderLayer, isLocalLayer, staticLayerTokens, type ForwardResult, type ForwardShape } from './layers.ts';
 import { norm } from './norm.ts';
 
 export type { ForwardResult, ForwardShape } from './layers.ts';
@@ -67,7 +67,7 @@ export function simulatePrefill(s: ForwardShape, m = new CachingAllocator()): Fo
     peakPhase: pre.peakPhase,
     reservedBytes: m.reservedBytes,
     residentBytes: m.allocatedBytes,
-    kvBytes: kvBytesPerLayer(s, T) * s.layers,
+    kvBytes: kvBytesTotal(s, T),
     decodeReservedBytes: m.reservedBytes,
     decodePeakBytes: 0,
     overCapacity: m.overCapacity,
@@ -123,8 +123,7 @@ function cacheGrowthStep(m: CachingAllocator, s: ForwardShape, kvLen: number, ca
     const kRow = s.mla ? s.heads * s.mla.qkHeadDim : s.kvHeads * s.headDim;
     const vRow = s.mla ? s.heads * s.mla.vHeadDim : s.kvHeads * s.headDim;
     for (let layer = 0; layer < s.layers; layer++) {
-      const local = s.slidingWindow !== null && (!s.slidingAlternate || layer % 2 === 0);
-      const len = local ? Math.min(kvLen, s.slidingWindow!) : kvLen;
+      const len = isLocalLayer(s, layer) ? Math.min(kvLen, s.slidingWindow!) : kvLen;
       const i = 2 * layer;
       const k = m.malloc(s.batch * len * kRow * s.bytes);
       m.free(cache[i] ?? null);
@@ -182,14 +181,19 @@ function forwardPass(m: CachingAllocator, s: ForwardShape, qLen: number, kvLen: 
   const masks: (Handle | null)[] = [];
   const eager = s.attention === 'eager';
   const sliding = s.slidingWindow !== null;
-  const kvAll = kvLen ?? qLen;
-  const kvLocal = sliding ? (kvLen === null ? qLen : Math.min(kvLen, s.slidingWindow!)) : kvAll;
+  // A StaticCache's masks span its whole buffer (max_cache_len, or a sliding layer's window when shorter; a prefill
+  // longer than the window attends to all of its own tokens).
+  const kvAll = s.staticCacheTokens ?? kvLen ?? qLen;
+  const kvLocal = !sliding ? kvAll
+    : s.staticCacheTokens !== null ? Math.max(kvLen === null ? qLen : 1, Math.min(s.staticCacheTokens, s.slidingWindow!))
+      : kvLen === null ? qLen : Math.min(kvLen, s.slidingWindow!);
   const slidingMasked = sliding && (eager || kvLocal >= s.slidingWindow!);
   if (eager && (!sliding || s.slidingAlternate)) {
     const bool = m.malloc(qLen * kvAll);
     masks.push(m.malloc(s.batch * qLen * kvAll * B));
     m.free(bool);
   }
+  if (!eager && s.staticCacheTokens !== null && kvLen !== null) masks.push(m.malloc(qLen * kvAll)); // decode: causal over the buffer
   if (slidingMasked) {
     const n = qLen * kvLocal;
     const causal = m.malloc(n);
@@ -224,7 +228,7 @@ function forwardPass(m: CachingAllocator, s: ForwardShape, qLen: number, kvLen: 
 
   let hidden = embeds;
   for (let layer = 0; layer < s.layers; layer++) {
-    const local = sliding && (!s.slidingAlternate || layer % 2 === 0);
+    const local = isLocalLayer(s, layer);
     const moe = s.moe !== null && layer >= s.moe.denseLayers;
     const out = decoderLayer(m, s, T, moe, local && slidingMasked && !eager, { cache, layer, kvLen });
     if (hidden !== embeds) m.free(hidden);
@@ -258,11 +262,11 @@ function forwardPass(m: CachingAllocator, s: ForwardShape, qLen: number, kvLen: 
   };
 }
 
-function kvBytesPerLayer(s: ForwardShape, T: number): number {
-  if (s.staticCacheTokens !== null) {
-    const per = s.mla ? s.heads * (s.mla.qkHeadDim + s.mla.vHeadDim) : 2 * s.kvHeads * s.headDim;
-    return Math.ceil(s.batch * s.staticCacheTokens * per * s.kvBytes);
-  }
+/** KV the prefill leaves in the cache over all layers: its tokens, or each layer's StaticCache buffer. */
+function kvBytesTotal(s: ForwardShape, T: number): number {
   const per = s.mla ? s.heads * (s.mla.qkHeadDim + s.mla.vHeadDim) : 2 * s.kvHeads * s.headDim;
-  return Math.ceil(T * per * s.kvBytes);
+  if (s.staticCacheTokens === null) return Math.ceil(T * per * s.kvBytes) * s.layers;
+  let total = 0;
+  for (let layer = 0; layer < s.layers; layer++) total += Math.ceil(s.batch * staticLayerTokens(s, layer)! * per * s.kvBytes);
+  return total;
 }

@@ -1,7 +1,8 @@
 /**
  * Hugging Face transformers inference (dynamic or static cache): the prefill is replayed against the
  * caching-allocator model (forward.ts), and so are the decode steps: each adds one token, and DynamicCache's
- * torch.cat allocates every layer's grown K and V while the old copies are still alive.
+ * torch.cat allocates every layer's grown K and V while the old copies are still alive; a StaticCache is written in
+ * place, but its decode steps attend over the whole buffer behind a mask (so GQA repeats K and V over it).
  */
 import { roundRequest } from './allocator.ts';
 import { residentLayout } from './weightsLayout.ts';
@@ -82,6 +83,9 @@ export function hfRuntime(r: Resolved, w: WeightsBreakdown, weightsPerGpu: numbe
     notes: {
       activationBytes: `prefill transient at the peak (${sdpaBackend(r)} attention): ${sim.peakPhase}; replayed tensor by tensor from the HF forward (${layers} layers × ${r.batch}·${r.prompt} tokens)`,
       allocatorSlackBytes: `segments PyTorch's caching allocator keeps after the prefill (best-fit, 2 MiB rounding, 20 MiB segments for 1–10 MiB, KV blocks splitting cached transients) minus the peak`,
+      ...(staticTokens !== null ? {
+        kvCacheBytes: `StaticCache: each layer's K and V buffers for ${staticTokens} tokens × batch ${r.batch}${r.model.slidingWindow !== null ? ` (sliding-window layers: ${Math.min(r.model.slidingWindow, staticTokens)})` : ''}, allocated at the layer's first update and written in place; decode steps attend over the whole buffer behind a mask`,
+      } : {}),
     },
   };
 }

@@ -76,6 +76,20 @@ export interface ForwardResult {
 
 type A = CachingAllocator;
 
+/** Whether `layer` is a sliding-window (local) layer: every layer, or the even ones when the pattern alternates. */
+export function isLocalLayer(s: ForwardShape, layer: number): boolean {
+  return s.slidingWindow !== null && (!s.slidingAlternate || layer % 2 === 0);
+}
+
+/**
+ * Tokens of `layer`'s StaticCache buffer (transformers' StaticLayer: max_cache_len; StaticSlidingWindowLayer: the
+ * window when that is shorter), or null with a dynamic cache.
+ */
+export function staticLayerTokens(s: ForwardShape, layer: number): number | null {
+  if (s.staticCacheTokens === null) return null;
+  return isLocalLayer(s, layer) ? Math.min(s.slidingWindow!, s.staticCacheTokens) : s.staticCacheTokens;
+}
+
 /**
  * The layer's KV cache: `cache[2·layer]`, `cache[2·layer + 1]` hold its K and V blocks. In the prefill
  * (`kvLen` null) the layer stores its copies there; in a decode step the cache holds `kvLen` tokens after the

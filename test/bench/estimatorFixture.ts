@@ -20,6 +20,8 @@ const Run = z.object({
   /** TP degree and this line's rank (TP capture only). */
   tp: z.number().int().positive().optional(),
   rank: z.number().int().nonnegative().optional(),
+  /** StaticCache capture only: the cache's length in tokens (transformers' max_cache_len). */
+  max_cache_len: z.number().int().positive().optional(),
   /** HF model_type (held-out file); the calibration file names llama and qwen2 models only. */
   model_type: z.string().optional(),
   attn: z.enum(['sdpa', 'eager']),
@@ -53,6 +55,11 @@ export function loadTensorParallel(): CalibrationCase[] {
   return load('h200_tp2.jsonl');
 }
 
+/** transformers' StaticCache (engine hf-static) on one H200: Llama-3-8B, Qwen2.5-0.5B and Gemma-2-2B shapes. */
+export function loadStaticCache(): CalibrationCase[] {
+  return load('h200_static.jsonl');
+}
+
 /** The held-out runs: Llama-3-8B again (it reproduces the calibration runs) and six uncalibrated models. */
 export function loadHeldOut(): CalibrationCase[] {
   return load('h200_heldout.jsonl').filter((c) => c.run.model !== 'llama-3-8b');
@@ -69,11 +76,12 @@ function load(name: string): CalibrationCase[] {
     const modelType = r.model_type ?? (r.model.startsWith('qwen') ? 'qwen2' : 'llama');
     const model = modelFromHfConfig({ ...r.config, model_type: modelType, max_position_embeddings: 16384 }, r.model);
     out.push({
-      label: `${r.model} ${r.dtype} ${r.attn}${r.logits_to_keep === 0 ? ' all-logits' : ''} b${r.batch}×s${r.seq}${r.tp ? ` TP ${r.tp} rank ${r.rank}` : ''}`,
+      label: `${r.model} ${r.dtype} ${r.attn}${r.logits_to_keep === 0 ? ' all-logits' : ''} b${r.batch}×s${r.seq}${r.tp ? ` TP ${r.tp} rank ${r.rank}` : ''}${r.max_cache_len ? ` static ${r.max_cache_len}` : ''}`,
       run: r,
       input: {
         model, dtype: r.dtype, batch: r.batch, promptTokens: r.seq, attention: r.attn,
         logits: r.logits_to_keep === 0 ? 'all' : 'last', gpu: findGpu('h200')!, ...(r.tp ? { tp: r.tp } : {}),
+        ...(r.max_cache_len ? { engine: { kind: 'hf-static', maxCacheTokens: r.max_cache_len } } : {}),
       },
     });
   }

@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { estimate } from '../../../shared/estimator/index.ts';
-import { loadCalibration, loadHeldOut, loadTensorParallel } from '../../bench/estimatorFixture.ts';
+import { loadCalibration, loadHeldOut, loadStaticCache, loadTensorParallel } from '../../bench/estimatorFixture.ts';
 
 const cases = loadCalibration();
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
@@ -95,6 +95,54 @@ describe('estimate() with tensor parallelism, every rank of two H200s (transform
     const c = runs[0]!;
     const vllmLike = estimate({ ...c.input, engine: { kind: 'vllm' } });
     expect(err(c.run.weight_bytes, vllmLike.weightsBytes)).toBeGreaterThan(0.09);
+  });
+});
+
+describe('estimate() with transformers\' StaticCache (engine hf-static) on one H200: Llama-3-8B, Qwen2.5-0.5B, Gemma-2-2B', () => {
+  const runs = loadStaticCache();
+  const err = (measured: number, predicted: number): number => Math.abs(predicted - measured) / measured;
+  const find = (label: string): (typeof runs)[number] => runs.find((c) => c.label === label)!;
+
+  it('covers 30 runs: three models, caches of prompt + 16 tokens and roomier ones, SDPA and eager', () => {
+    expect(runs.length).toBe(30);
+    expect(new Set(runs.map((c) => c.run.model)).size).toBe(3);
+    expect(runs.filter((c) => c.run.max_cache_len! >= 2 * c.run.seq).length).toBe(9);
+  });
+
+  it.each(runs)('$label: weights and cache buffers exact, prefill and decode peaks within 1 %, device used within 8 %', (c) => {
+    const e = estimate({ ...c.input, newTokens: c.run.decode_steps });
+    expect(e.weightsBytes).toBe(c.run.weight_bytes);
+    expect(e.kvCacheBytes).toBe(c.run.kv_bytes);
+    expect(err(c.run.prefill_peak, e.prefillPeakAllocatedBytes)).toBeLessThanOrEqual(0.01);
+    expect(err(c.run.decode_peak, e.decodePeakAllocatedBytes)).toBeLessThanOrEqual(0.01);
+    expect(err(c.run.nvml_after_prefill, e.deviceUsedBytes)).toBeLessThanOrEqual(0.08);
+    expect(err(c.run.nvml_after_decode, e.deviceUsedAfterDecodeBytes)).toBeLessThanOrEqual(0.08);
+  });
+
+  it('medians: peak ≤ 0.1 %, device used ≤ 1 %', () => {
+    expect(median(runs.map((c) => err(c.run.prefill_peak, estimate(c.input).prefillPeakAllocatedBytes)))).toBeLessThanOrEqual(0.001);
+    expect(median(runs.map((c) => err(c.run.nvml_after_prefill, estimate(c.input).deviceUsedBytes)))).toBeLessThanOrEqual(0.01);
+  });
+
+  it('a decode step attends over the whole buffer behind a mask: GQA repeats K and V over all 8192 tokens (512 MiB)', () => {
+    const c = find('llama-3-8b bf16 sdpa b4×s2048 static 8192');
+    const e = estimate({ ...c.input, newTokens: 16 });
+    expect(c.run.decode_peak - c.run.weight_bytes - c.run.kv_bytes).toBeGreaterThan(512 * 2 ** 20);
+    expect(err(c.run.decode_peak, e.decodePeakAllocatedBytes)).toBeLessThanOrEqual(0.001);
+  });
+
+  it('eager scores span the buffer, not the prompt: a 512-token prompt in a 4096-token cache', () => {
+    const c = find('qwen2.5-0.5b bf16 eager b1×s512 static 4096');
+    const short = find('qwen2.5-0.5b bf16 eager b1×s512 static 528');
+    expect(c.run.prefill_peak - short.run.prefill_peak).toBeGreaterThan(250 * 2 ** 20);
+    expect(err(c.run.prefill_peak, estimate(c.input).prefillPeakAllocatedBytes)).toBeLessThanOrEqual(0.01);
+  });
+
+  it('Gemma-2\'s sliding layers hold the window, not max_cache_len', () => {
+    const c = find('gemma-2-2b bf16 sdpa b8×s8192 static 8208');
+    const e = estimate(c.input);
+    expect(e.kvCacheBytes).toBe(c.run.kv_bytes);
+    expect(err(c.run.prefill_peak, e.prefillPeakAllocatedBytes)).toBeLessThanOrEqual(0.01);
   });
 });
 
