@@ -29,6 +29,7 @@ Model and runtime:
   --logits last|all       logits for the last position (logits_to_keep=1) or every position (default last)
   --logits-fp32           upcast logits to fp32
   --engine <e>            hf (dynamic cache, default) | hf-static | vllm | llamacpp (default for .gguf)
+  --max-cache-len <n>     hf-static: StaticCache length in tokens (transformers max_cache_len; default --seq + --new-tokens)
   --gpu-util <f>          vLLM gpu_memory_utilization (default 0.9)
   --block-size <n>        vLLM KV block size (default 16)
   --max-batched-tokens <n> vLLM profile run tokens (default max(8192, --seq))

@@ -9,7 +9,7 @@ export const ESTIMATE_OPTIONS = {
   config: { type: 'string' }, model: { type: 'string' }, dtype: { type: 'string' }, quant: { type: 'string' },
   'group-size': { type: 'string' }, 'kv-dtype': { type: 'string' }, batch: { type: 'string' }, seq: { type: 'string' },
   'new-tokens': { type: 'string' }, attn: { type: 'string' }, logits: { type: 'string' }, 'logits-fp32': { type: 'boolean' },
-  engine: { type: 'string' }, 'gpu-util': { type: 'string' }, 'block-size': { type: 'string' }, 'max-batched-tokens': { type: 'string' },
+  engine: { type: 'string' }, 'max-cache-len': { type: 'string' }, 'gpu-util': { type: 'string' }, 'block-size': { type: 'string' }, 'max-batched-tokens': { type: 'string' },
   'no-cuda-graphs': { type: 'boolean' }, 'n-ctx': { type: 'string' }, ubatch: { type: 'string' }, 'no-flash-attn': { type: 'boolean' },
   tp: { type: 'string' }, pp: { type: 'string' }, gpu: { type: 'string' }, headroom: { type: 'string' },
   train: { type: 'boolean' }, optimizer: { type: 'string' }, zero: { type: 'string' }, dp: { type: 'string' },
@@ -51,7 +51,15 @@ function engineFrom(f: EstimateFlags, gguf: boolean): Engine {
   if (kind === 'llamacpp' || kind === 'llama.cpp') {
     return { kind: 'llamacpp', ...(f['n-ctx'] ? { nCtx: int('n-ctx', f['n-ctx'], 4096) } : {}), nUbatch: int('ubatch', f.ubatch, 512), flashAttention: !f['no-flash-attn'] };
   }
-  return kind === 'hf-static' ? { kind } : { kind: 'hf-dynamic' };
+  if (f['max-cache-len'] !== undefined && kind !== 'hf-static') throw new EstimateError('--max-cache-len sizes a StaticCache: add --engine hf-static');
+  if (kind !== 'hf-static') return { kind: 'hf-dynamic' };
+  if (f['max-cache-len'] === undefined) return { kind };
+  const maxCacheTokens = int('max-cache-len', f['max-cache-len'], 1);
+  const needed = int('seq', f.seq, 2048) + int('new-tokens', f['new-tokens'], 0, 0);
+  if (maxCacheTokens < needed) {
+    throw new EstimateError(`--max-cache-len ${maxCacheTokens} cannot hold the prompt and the new tokens (--seq + --new-tokens = ${needed}): raise it to at least ${needed}`);
+  }
+  return { kind, maxCacheTokens };
 }
 
 function trainingFrom(f: EstimateFlags): TrainingInput | null {

@@ -74,7 +74,18 @@ describe('headroom estimate', () => {
     expect(e.solve.maxBatch).toBeGreaterThan(1);
   });
 
+  it('sizes a StaticCache with --max-cache-len: the measured H200 decode peak of Llama-3-8B b4×2048 in 8192 tokens within 0.1 %', async () => {
+    const r = await run(['--config', 'llama-3-8b', '--dtype', 'bf16', '--batch', '4', '--seq', '2048', '--new-tokens', '16', '--engine', 'hf-static', '--max-cache-len', '8192', '--json']);
+    expect(r.code).toBe(0);
+    const e = JSON.parse(r.stdout) as { kvCacheBytes: number; decodePeakAllocatedBytes: number; explanations: Record<string, string> };
+    expect(e.kvCacheBytes).toBe(4 * 8192 * 32 * 2 * 8 * 128 * 2); // h200_static.jsonl: 4,294,967,296 B
+    expect(Math.abs(e.decodePeakAllocatedBytes - 20_926_238_720) / 20_926_238_720).toBeLessThanOrEqual(0.001);
+    expect(e.explanations.kvCacheBytes).toMatch(/StaticCache: each layer's K and V buffers for 8192 tokens/);
+  });
+
   it.each([
+    [['--config', 'llama-3-8b', '--max-cache-len', '4096'], /--max-cache-len sizes a StaticCache: add --engine hf-static/],
+    [['--config', 'llama-3-8b', '--engine', 'hf-static', '--seq', '4096', '--new-tokens', '16', '--max-cache-len', '4096'], /cannot hold the prompt and the new tokens \(--seq \+ --new-tokens = 4112\): raise it to at least 4112/],
     [['--config', 'not-a-model', '--json'], /"not-a-model" is neither a file, a folder nor a catalog model/],
     [['--config', 'llama-3-8b', '--batch', '0'], /--batch must be a whole number ≥ 1, got "0"/],
     [['--config', 'llama-3-8b', '--dtype', 'fp64'], /--dtype must be one of fp32, fp16, bf16; got "fp64"/],
