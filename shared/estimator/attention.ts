@@ -24,7 +24,7 @@ function rope(m: A, n: number): Handle | null {
 }
 
 /** Scores-materialising attention (eager or the SDPA math kernel); returns the (b, s, a·d) output. */
-function scoresAttention(m: A, s: ForwardShape, Q: number, qLen: number, kvLen: number): { out: Handle | null; held: Handle | null } {
+function scoresAttention(m: A, s: ForwardShape, Q: number, qLen: number, kvLen: number, O = Q): { out: Handle | null; held: Handle | null } {
   m.phase = s.attention === 'eager' ? 'eager attention scores (b·a·s²)' : 'SDPA math-kernel scores (b·a·s²)';
   const B = s.bytes;
   const scores = s.batch * s.heads * qLen * kvLen;
@@ -57,8 +57,8 @@ function scoresAttention(m: A, s: ForwardShape, Q: number, qLen: number, kvLen: 
     const probs = B < 4 ? m.malloc(scores * B) : sm;
     if (B < 4) m.free(sm);
     m.free(masked);
-    const o = m.malloc(Q);
-    const out = m.malloc(Q); // transpose(1, 2).contiguous()
+    const o = m.malloc(O);
+    const out = m.malloc(O); // transpose(1, 2).contiguous()
     m.free(o);
     m.free(kr);
     m.free(vr);
@@ -84,13 +84,13 @@ function scoresAttention(m: A, s: ForwardShape, Q: number, qLen: number, kvLen: 
   const isInf = m.malloc(scores);
   m.free(isInf);
   m.free(attn);
-  const o = m.malloc(Q);
+  const o = m.malloc(O);
   m.free(sm);
   m.free(fmask);
   m.free(q);
   m.free(kr);
   m.free(vr);
-  const out = m.malloc(Q);
+  const out = m.malloc(O);
   m.free(o);
   return { out, held: null };
 }
@@ -104,8 +104,85 @@ function projection(m: A, s: ForwardShape, bytes: number, rows: number): Handle 
   return normed;
 }
 
+/**
+ * DeepSeek-V2/V3 attention in transformers 5 (multi-head latent attention): the cache holds the compressed latent
+ * (kv_a_layernorm'ed, kv_lora_rank wide) and the rotated shared key (rope dim), and every forward expands all cached
+ * tokens to each head's K and V (kv_b_proj, then key_states = new_empty + copies). V2 rotates through complex fp32
+ * (view_as_complex), V3 with rotate_half. Checked against H200 allocator traces of DeepSeek-V2-Lite layers.
+ */
+function latentAttention(m: A, s: ForwardShape, T: number, kvc: KvContext): { out: Handle | null; kv: (Handle | null)[]; held: Handle | null } {
+  const c = s.mla!;
+  const B = s.bytes;
+  const a = s.heads;
+  const r = c.ropeDim;
+  const L = c.kvLoraRank;
+  const Q = T * a * c.qkHeadDim * B;
+  let q: Handle | null;
+  if (c.qLoraRank) {
+    // q_b_proj(q_a_layernorm(q_a_proj(x)))
+    const qa = m.malloc(T * c.qLoraRank * B);
+    const qn = rmsNorm(m, T * c.qLoraRank, T, B);
+    m.free(qa);
+    q = m.malloc(Q);
+    m.free(qn);
+  } else q = m.malloc(Q);
+  const compressed = m.malloc(T * (L + r) * B);
+  const latent = rmsNorm(m, T * L, T, B); // kv_a_layernorm of the split (non-contiguous) view
+  let qRot: Handle | null;
+  let kRot: Handle | null;
+  if (c.complexRope) {
+    // apply_rotary_emb: q_pe and k_pe to fp32, times the complex freqs, back to the dtype (type_as).
+    const qf = B < 4 ? m.malloc(T * a * r * 4) : null;
+    const kf = B < 4 ? m.malloc(T * r * 4) : null;
+    const qc = m.malloc(T * a * r * 4);
+    qRot = B < 4 ? m.malloc(T * a * r * B) : qc;
+    if (B < 4) m.free(qc);
+    const kc = m.malloc(T * r * 4);
+    kRot = B < 4 ? m.malloc(T * r * B) : kc;
+    if (B < 4) m.free(kc);
+    m.free(qf);
+    m.free(kf);
+  } else {
+    qRot = rope(m, T * a * r * B);
+    kRot = rope(m, T * r * B);
+  }
+  // Cache update while the latent is compressed: DynamicLayer's torch.cat (or a StaticCache buffer written in place).
+  const staticLen = staticLayerTokens(s, kvc.layer);
+  const qLen = kvc.kvLen === null ? s.seq : 1;
+  const kvLen = staticLen ?? kvc.kvLen ?? s.seq;
+  const i = 2 * kvc.layer;
+  let kv: (Handle | null)[] = [];
+  if (staticLen === null) {
+    kv = [m.malloc(s.batch * kvLen * L * s.kvBytes), null];
+    m.free(kvc.cache[i] ?? null);
+    kv[1] = m.malloc(s.batch * kvLen * r * s.kvBytes);
+    m.free(kvc.cache[i + 1] ?? null);
+    kvc.cache[i] = kv[0]!;
+    kvc.cache[i + 1] = kv[1];
+  } else if (kvc.kvLen === null) kv = [m.malloc(s.batch * kvLen * L * s.kvBytes), m.malloc(s.batch * kvLen * r * s.kvBytes)];
+  m.free(latent);
+  m.free(kRot);
+  const query = m.malloc(Q); // cat(q_nope, q_pe)
+  const expanded = m.malloc(s.batch * kvLen * a * (c.qkHeadDim - r + c.vHeadDim) * B); // kv_b_proj over every cached token
+  const keys = m.malloc(s.batch * kvLen * a * c.qkHeadDim * B);
+  const O = T * a * c.vHeadDim * B;
+  let out: Handle | null;
+  let held: Handle | null = null;
+  if (s.attention === 'eager' || s.attention === 'math') ({ out, held } = scoresAttention(m, s, Q, qLen, kvLen, O));
+  else {
+    const o = m.malloc(O); // mem-efficient SDPA (q/k head dim ≠ v head dim rules out flash)
+    out = m.malloc(O); // reshape(...).contiguous()
+    m.free(o);
+  }
+  const proj = m.malloc(T * s.hidden * B);
+  m.free(out);
+  for (const x of [q, qRot, compressed, query, keys, expanded]) m.free(x);
+  return { out: proj, kv, held };
+}
+
 export function attention(m: A, s: ForwardShape, T: number, masked: boolean, kvc: KvContext): { out: Handle | null; kv: (Handle | null)[]; held: Handle | null } {
   m.phase = 'attention projections and RoPE';
+  if (s.mla) return latentAttention(m, s, T, kvc);
   const B = s.bytes;
   const h = s.hidden;
   let Q: number;
@@ -114,30 +191,7 @@ export function attention(m: A, s: ForwardShape, T: number, masked: boolean, kvc
   let pre: (Handle | null)[] = [];
   let k: Handle | null;
   let v: Handle | null;
-  if (s.mla) {
-    const c = s.mla;
-    Q = T * s.heads * c.qkHeadDim * B;
-    kSize = Q;
-    vSize = T * s.heads * c.vHeadDim * B;
-    const qa = c.qLoraRank ? m.malloc(T * c.qLoraRank * B) : null;
-    const q = m.malloc(Q);
-    m.free(qa);
-    const ckv = m.malloc(T * (c.kvLoraRank + c.ropeDim) * B);
-    const kvn = rmsNorm(m, T * c.kvLoraRank, T, B);
-    const kvb = m.malloc(T * s.heads * (c.qkHeadDim - c.ropeDim + c.vHeadDim) * B);
-    m.free(kvn);
-    const kr = rope(m, T * c.ropeDim * B);
-    const qr = rope(m, T * s.heads * c.ropeDim * B);
-    const qc = s.batch > 1 ? m.malloc(Q) : null;
-    m.free(q);
-    m.free(qr);
-    k = m.malloc(kSize);
-    v = m.malloc(vSize);
-    m.free(kr);
-    m.free(ckv);
-    m.free(kvb);
-    pre = [qc];
-  } else if (s.arch === 'phi3') {
+  if (s.arch === 'phi3') {
     Q = T * s.heads * s.headDim * B;
     kSize = vSize = T * s.kvHeads * s.headDim * B;
     // qkv = qkv_proj(x); q, k, v are views of it, and the local `qkv` keeps it until forward returns.
@@ -187,8 +241,8 @@ export function attention(m: A, s: ForwardShape, T: number, masked: boolean, kvc
   } else {
     // The cache stores its own tensors (static: preallocated per layer on first use; quantized: converted).
     const tokens = staticLen === null ? T : s.batch * staticLen;
-    const per = s.mla ? [kSize / T / B, vSize / T / B] : [s.kvHeads * s.headDim, s.kvHeads * s.headDim];
-    kv = [m.malloc(Math.ceil(tokens * per[0]! * s.kvBytes)), m.malloc(Math.ceil(tokens * per[1]! * s.kvBytes))];
+    const row = s.kvHeads * s.headDim;
+    kv = [m.malloc(Math.ceil(tokens * row * s.kvBytes)), m.malloc(Math.ceil(tokens * row * s.kvBytes))];
     if (staticLen !== null && qLen <= staticLen) {
       // StaticLayer.update copies the rotated K and V in and returns its buffers: the originals go at once (H200 traces).
       // A sliding layer's prefill longer than its window returns the originals, which then live through the kernel.
@@ -212,7 +266,7 @@ export function attention(m: A, s: ForwardShape, T: number, masked: boolean, kvc
     m.free(vr);
   } else {
     // Fused kernel: only the output (no logsumexp is kept without autograd; none in the H200 traces).
-    out = m.malloc(T * s.heads * (s.mla ? s.mla.vHeadDim : s.headDim) * B);
+    out = m.malloc(T * s.heads * s.headDim * B);
   }
   if (staticLen === null && s.kvBytes !== B) {
     m.free(k);

@@ -40,8 +40,8 @@ function shapeKey(s: ForwardShape): string {
   const e = s.moe;
   const c = s.mla;
   return `${s.decodeSteps}|${s.capacityBytes}|${s.arch}|${s.qkNorm}|${s.slidingWindow}|${s.slidingAlternate}|${s.dtype}|${s.batch}|${s.seq}|${s.bytes}|${s.hidden}|${s.heads}|${s.kvHeads}|${s.headDim}|${s.intermediate}|${s.vocab}|${s.fullVocab}|${s.layers}|${s.attention}|${s.logitsAll}|${s.logitsFp32}|${s.kvBytes}|${s.staticCacheTokens}|`
-    + (e ? `${e.experts},${e.topK},${e.intermediate},${e.sharedWidth},${e.denseLayers}|` : '-|')
-    + (c ? `${c.kvLoraRank},${c.qLoraRank},${c.qkHeadDim},${c.ropeDim},${c.vHeadDim}|` : '-|') + s.weightTailsKey;
+    + (e ? `${e.experts},${e.topK},${e.intermediate},${e.sharedWidth},${e.denseLayers},${e.router}|` : '-|')
+    + (c ? `${c.kvLoraRank},${c.qLoraRank},${c.qkHeadDim},${c.ropeDim},${c.vHeadDim},${c.complexRope}|` : '-|') + s.weightTailsKey;
 }
 
 /** Drop memoised replays and weight layouts (benchmarks measure the cold path with it). */
@@ -120,8 +120,9 @@ export function decodeLengths(prompt: number, steps: number): number[] {
 /** A decode step's lasting work: each layer's DynamicCache torch.cat of K then V (old copies freed), the logits. */
 function cacheGrowthStep(m: CachingAllocator, s: ForwardShape, kvLen: number, cache: (Handle | null)[]): void {
   if (s.staticCacheTokens === null && s.kvBytes === s.bytes) {
-    const kRow = s.mla ? s.heads * s.mla.qkHeadDim : s.kvHeads * s.headDim;
-    const vRow = s.mla ? s.heads * s.mla.vHeadDim : s.kvHeads * s.headDim;
+    // MLA caches the latent and the rotated shared key.
+    const kRow = s.mla ? s.mla.kvLoraRank : s.kvHeads * s.headDim;
+    const vRow = s.mla ? s.mla.ropeDim : s.kvHeads * s.headDim;
     for (let layer = 0; layer < s.layers; layer++) {
       const len = isLocalLayer(s, layer) ? Math.min(kvLen, s.slidingWindow!) : kvLen;
       const i = 2 * layer;
@@ -264,7 +265,7 @@ function forwardPass(m: CachingAllocator, s: ForwardShape, qLen: number, kvLen: 
 
 /** KV the prefill leaves in the cache over all layers: its tokens, or each layer's StaticCache buffer. */
 function kvBytesTotal(s: ForwardShape, T: number): number {
-  const per = s.mla ? s.heads * (s.mla.qkHeadDim + s.mla.vHeadDim) : 2 * s.kvHeads * s.headDim;
+  const per = s.mla ? s.mla.kvLoraRank + s.mla.ropeDim : 2 * s.kvHeads * s.headDim;
   if (s.staticCacheTokens === null) return Math.ceil(T * per * s.kvBytes) * s.layers;
   let total = 0;
   for (let layer = 0; layer < s.layers; layer++) total += Math.ceil(s.batch * staticLayerTokens(s, layer)! * per * s.kvBytes);

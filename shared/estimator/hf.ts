@@ -38,13 +38,25 @@ export function sdpaBackend(r: Resolved): ForwardShape['attention'] {
   return 'math';
 }
 
+/** How transformers 5 routes tokens in this family's MoE block (see layers.ts). */
+function moeRouter(family: string): NonNullable<ForwardShape['moe']>['router'] {
+  if (family.startsWith('deepseek')) return 'fp32-linear';
+  return family.startsWith('qwen') ? 'softmax-cast' : 'softmax';
+}
+
 export function forwardShape(r: Resolved, layers: number, staticTokens: number | null, decodeSteps = 0, capacityBytes = Infinity): ForwardShape {
   const m = r.model;
   const moe = m.moe
-    ? { experts: m.moe.experts, topK: m.moe.topK, intermediate: m.moe.intermediate / r.tp, sharedWidth: (m.moe.sharedExperts * m.moe.sharedIntermediate) / r.tp, denseLayers: m.moe.firstDenseLayers }
+    ? {
+      experts: m.moe.experts, topK: m.moe.topK, intermediate: m.moe.intermediate / r.tp, sharedWidth: (m.moe.sharedExperts * m.moe.sharedIntermediate) / r.tp,
+      denseLayers: m.moe.firstDenseLayers, router: moeRouter(m.family),
+    }
     : null;
   const mla = m.mla
-    ? { kvLoraRank: m.mla.kvLoraRank, qLoraRank: m.mla.qLoraRank, qkHeadDim: m.mla.qkNopeHeadDim + m.mla.qkRopeHeadDim, ropeDim: m.mla.qkRopeHeadDim, vHeadDim: m.mla.vHeadDim }
+    ? {
+      kvLoraRank: m.mla.kvLoraRank, qLoraRank: m.mla.qLoraRank, qkHeadDim: m.mla.qkNopeHeadDim + m.mla.qkRopeHeadDim, ropeDim: m.mla.qkRopeHeadDim,
+      vHeadDim: m.mla.vHeadDim, complexRope: m.family === 'deepseek_v2',
+    }
     : null;
   return {
     dtype: r.dtype, batch: r.batch, seq: r.prompt, bytes: r.bytes, hidden: m.hidden, heads: m.heads / r.tp, kvHeads: kvHeadsPerRank(m.kvHeads, r.tp),
@@ -59,7 +71,7 @@ export function hfRuntime(r: Resolved, w: WeightsBreakdown, weightsPerGpu: numbe
   const layers = w.layersPerGpu;
   const ctx = r.prompt + r.newTokens;
   const staticTokens = r.engine.kind === 'hf-static' ? Math.max(r.engine.maxCacheTokens ?? ctx, r.prompt) : null;
-  const resident = residentLayout(w.layerTensorBytes, layers, w.bodyTensorBytes);
+  const resident = residentLayout(w.layerGroups, w.bodyTensorBytes);
   const workspace = cublasWorkspaceBytes(r.gpu);
   // What the forward's segments may take before cudaMalloc fails: the GPU less the context, NCCL, weights, workspace.
   const capacity = r.gpu.memoryBytes - r.gpu.contextBytes - (r.tp * r.pp > 1 ? NCCL_BYTES : 0) - resident.reservedBytes - workspace;

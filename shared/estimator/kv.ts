@@ -1,7 +1,8 @@
 /**
  * KV cache bytes: 2 · Σ_layers kvHeadsPerRank · headDim · bytes · tokens(layer), per GPU.
- * MLA stores the latent (kv_lora_rank + rope dim, replicated on every TP rank) in engines that support it
- * (vLLM), full per-head K (nope + rope) and V in HF transformers and llama.cpp. Sliding-window layers hold
+ * MLA stores the latent (kv_lora_rank + rope dim, replicated on every TP rank) in vLLM and in transformers 5 (its
+ * DeepSeek-V2/V3 cache the kv_a_layernorm'ed latent and the rotated shared key: measured on an H200), full per-head
+ * K (nope + rope) and V in llama.cpp. Sliding-window layers hold
  * at most `window` tokens. Paged engines round every sequence up to whole blocks.
  */
 import { KV_BYTES } from './dtypes.ts';
@@ -12,7 +13,7 @@ import { kvHeadsPerRank } from './weights.ts';
 export function kvElementsPerTokenLayer(m: ModelSpec, tp: number, engine: Engine['kind']): number {
   if (m.mla) {
     const c = m.mla;
-    if (engine === 'vllm') return c.kvLoraRank + c.qkRopeHeadDim;
+    if (engine === 'vllm' || engine.startsWith('hf')) return c.kvLoraRank + c.qkRopeHeadDim;
     return (m.heads / tp) * (c.qkNopeHeadDim + c.qkRopeHeadDim + c.vHeadDim);
   }
   return 2 * kvHeadsPerRank(m.kvHeads, tp) * m.headDim;

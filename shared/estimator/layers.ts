@@ -48,8 +48,13 @@ export interface ForwardShape {
   kvBytes: number;
   /** Tokens the static cache holds per sequence, or null for the dynamic cache. */
   staticCacheTokens: number | null;
-  moe: { experts: number; topK: number; intermediate: number; sharedWidth: number; denseLayers: number } | null;
-  mla: { kvLoraRank: number; qLoraRank: number | null; qkHeadDim: number; ropeDim: number; vHeadDim: number } | null;
+  /**
+   * `router`: how transformers 5 routes — 'softmax' (Mixtral: fp32 routing weights), 'softmax-cast' (Qwen-MoE:
+   * weights cast back to the model dtype), 'fp32-linear' (DeepSeek: the router's linear in fp32, scaled weights).
+   */
+  moe: { experts: number; topK: number; intermediate: number; sharedWidth: number; denseLayers: number; router: 'softmax' | 'softmax-cast' | 'fp32-linear' } | null;
+  /** Multi-head latent attention; `complexRope`: DeepSeek-V2's view_as_complex rotation (V3: rotate_half). */
+  mla: { kvLoraRank: number; qLoraRank: number | null; qkHeadDim: number; ropeDim: number; vHeadDim: number; complexRope: boolean } | null;
   /** Free tails of the weights' segments (bytes): cached blocks the forward's 1–20 MiB requests can use. */
   weightTails: number[];
   /** Identifies weightTails in memo keys (the weights layout they come from). */
@@ -127,41 +132,115 @@ function mlp(m: A, tokens: number, width: number, s: ForwardShape): Handle | nul
   return down;
 }
 
+/**
+ * The router of a transformers 5 MoE block: its logits, the routing weights and the expert indices, which the block
+ * keeps until it returns (the `_` of `_, weights, index = self.gate(x)` holds the logits), and the weights' bytes.
+ */
+function router(m: A, T: number, s: ForwardShape): { held: (Handle | null)[]; weights: Handle | null; weightBytes: number } {
+  const { experts: E, topK: K, router: kind } = s.moe!;
+  const B = s.bytes;
+  if (kind === 'fp32-linear') {
+    // DeepseekV2TopkRouter: F.linear(x.float(), weight.float()), softmax, topk, weights × routed_scaling_factor.
+    const x32 = B < 4 ? m.malloc(T * s.hidden * 4) : null;
+    const w32 = B < 4 ? m.malloc(E * s.hidden * 4) : null;
+    const logits = m.malloc(T * E * 4);
+    m.free(x32);
+    m.free(w32);
+    const probs = m.malloc(T * E * 4);
+    const top = m.malloc(T * K * 4);
+    const index = m.malloc(T * K * 8);
+    const scaled = m.malloc(T * K * 4);
+    m.free(top);
+    m.free(probs);
+    return { held: [logits, index], weights: scaled, weightBytes: 4 };
+  }
+  // Mixtral / Qwen-MoE: logits in the model dtype, softmax over an fp32 copy, topk.
+  const logits = m.malloc(T * E * B);
+  const conv = B < 4 ? m.malloc(T * E * 4) : null;
+  const probs = m.malloc(T * E * 4);
+  m.free(conv);
+  const top = m.malloc(T * K * 4);
+  const index = m.malloc(T * K * 8);
+  let weights = top;
+  if (kind === 'softmax') m.free(m.malloc(T * 4)); // router_top_value /= sum(...)
+  else if (B < 4) {
+    weights = m.malloc(T * K * B); // .to(router_logits.dtype)
+    m.free(top);
+  }
+  m.free(probs);
+  return { held: [logits, index], weights, weightBytes: kind === 'softmax' ? 4 : B };
+}
+
+/**
+ * grouped_mm_experts_forward (transformers 5 integrations/moe.py, the default experts implementation): every
+ * token's K (token, expert) pairs sorted by expert and run as one grouped GEMM, S = T·K rows at a time: the gathered
+ * inputs (S·h), gate_up (S·2I, then masked_fill'ed into a copy), act·up (S·I), down (S·h, masked copy), weighted by
+ * the routing weights (fp32 when they are), restored to token order and summed over K. Checked against H200
+ * allocator traces of Mixtral-8x7B, Qwen3-30B-A3B and DeepSeek-V2-Lite layers.
+ */
+function groupedExperts(m: A, T: number, s: ForwardShape, weightBytes: number): Handle | null {
+  const { experts: E, topK: K, intermediate: I } = s.moe!;
+  const B = s.bytes;
+  const h = s.hidden;
+  const S = T * K;
+  const sorted = m.malloc(S * 8); // torch.sort(expert_ids): values and permutation (int64)
+  const perm = m.malloc(S * 8);
+  const keys = m.malloc(S * 8);
+  m.free(m.malloc(Math.ceil(SORT_WORKSPACE_PER_ROW * S) + SORT_WORKSPACE_BASE)); // the radix sort's temporary storage
+  m.free(keys);
+  const rows = m.malloc(S * 8); // perm // top_k
+  const gathered = m.malloc(S * h * B);
+  m.free(rows);
+  const sampleWeights = m.malloc(S * weightBytes);
+  const ids = m.malloc(S * 4); // expert_ids_g.int() for histc
+  const counts = m.malloc(E * 4);
+  const offsets = m.malloc(E * 4);
+  const sentinel = m.malloc(S);
+  const gateUp = m.malloc(S * 2 * I * B);
+  const gateUpMasked = m.malloc(S * 2 * I * B);
+  m.free(gateUp);
+  const act = m.malloc(S * I * B);
+  const gated = m.malloc(S * I * B);
+  m.free(act);
+  m.free(gateUpMasked);
+  const down = m.malloc(S * h * B);
+  m.free(gated);
+  const downMasked = m.malloc(S * h * B);
+  m.free(down);
+  const outBytes = Math.max(B, weightBytes); // proj_out · sample_weights promotes to fp32 with fp32 weights
+  const weighted = m.malloc(S * h * outBytes);
+  const inverse = m.malloc(S * 8);
+  m.free(m.malloc(S * 8)); // arange for inv_perm[perm]
+  const reordered = m.malloc(S * h * outBytes);
+  m.free(weighted);
+  const summed = m.malloc(T * h * outBytes);
+  const out = outBytes !== B ? m.malloc(T * h * B) : summed;
+  for (const x of [sorted, perm, gathered, sampleWeights, ids, counts, offsets, sentinel, downMasked, reordered, inverse]) m.free(x);
+  if (out !== summed) m.free(summed);
+  return out;
+}
+
+/** torch.sort's CUDA radix-sort temporary bytes per (token, expert) row and fixed part (three H200 traces, ±0.1 %). */
+const SORT_WORKSPACE_PER_ROW = 16.23;
+const SORT_WORKSPACE_BASE = 17_000;
+
+/** A transformers 5 MoE block: router, grouped experts, then (DeepSeek) the shared experts' MLP added. */
 function moeBlock(m: A, T: number, s: ForwardShape): Handle | null {
   m.phase = 'MoE router and experts';
   const e = s.moe!;
-  const B = s.bytes;
-  const logits = m.malloc(T * e.experts * B);
-  const conv = B < 4 ? m.malloc(T * e.experts * 4) : null;
-  const probs = m.malloc(T * e.experts * 4);
-  m.free(conv);
-  const topW = m.malloc(T * e.topK * 4);
-  const topI = m.malloc(T * e.topK * 8);
-  m.free(probs);
-  const w = m.malloc(T * e.topK * B);
-  m.free(topW);
-  const final = m.malloc(T * s.hidden * B);
-  const mask = m.malloc(T * e.topK * e.experts * 8);
-  // One expert's pass (uniform routing); each expert's temporaries are freed before the next.
-  const te = Math.ceil((T * e.topK) / e.experts);
-  const gathered = m.malloc(te * s.hidden * B);
-  const out = mlp(m, te, e.intermediate, s);
-  const scaled = m.malloc(te * s.hidden * B);
-  m.free(out);
-  m.free(gathered);
-  m.free(scaled);
-  m.free(mask);
-  m.free(w);
-  m.free(topI);
-  m.free(logits);
+  const r = router(m, T, s);
+  let out = groupedExperts(m, T, s, r.weightBytes);
   if (e.sharedWidth > 0) {
     const sh = mlp(m, T, e.sharedWidth, s);
-    const sum = m.malloc(T * s.hidden * B);
+    const sum = m.malloc(T * s.hidden * s.bytes);
     m.free(sh);
-    m.free(final);
-    return sum;
+    m.free(out);
+    out = sum;
   }
-  return final;
+  m.free(r.held[0]!);
+  m.free(r.weights);
+  m.free(r.held[1]!);
+  return out;
 }
 
 /** One decoder layer; `masked`: its SDPA call gets a materialised mask (a sliding-window layer at s ≥ window). */

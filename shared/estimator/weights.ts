@@ -110,14 +110,22 @@ export function tensorBytes(t: WeightTensor, scheme: WeightScheme, dtype: FloatD
   return linearBytes(scheme, t.out, t.in, groupSize) * t.count;
 }
 
+/** The tensor sizes of one kind of decoder layer and how many consecutive layers have them. */
+export interface LayerGroupBytes {
+  layers: number;
+  sizes: number[];
+}
+
 export interface WeightsBreakdown {
   params: number;
   /** Bytes on the busiest GPU (first pipeline stage with its share of layers). */
   perGpuBytes: number;
   /** Bytes of the whole checkpoint (all ranks, TP = 1). */
   totalBytes: number;
-  /** Sizes of every tensor one GPU allocates (for the allocator's segment rounding), grouped per layer. */
+  /** Sizes of the tensors of the largest decoder layer one GPU holds. */
   layerTensorBytes: number[];
+  /** Every kind of decoder layer in model order (DeepSeek: dense layers, then MoE) with how many this GPU holds. */
+  layerGroups: LayerGroupBytes[];
   layersPerGpu: number;
   bodyTensorBytes: number[];
 }
@@ -128,7 +136,7 @@ function lmHeadScheme(scheme: WeightScheme): WeightScheme {
 }
 
 export function weightsBreakdown(m: ModelSpec, scheme: WeightScheme, dtype: FloatDtype, tp = 1, pp = 1, groupSize = 128, embedSharded = true): WeightsBreakdown {
-  const bytesOf = (p: WeightsPlan, layersShare: (layers: number) => number): { total: number; layer: number[]; body: number[] } => {
+  const bytesOf = (p: WeightsPlan, layersShare: (layers: number) => number): { total: number; layer: number[]; groups: LayerGroupBytes[]; body: number[] } => {
     let total = tensorBytes(p.finalNorm, scheme, dtype) + tensorBytes(p.embed, scheme, dtype);
     const body = [tensorBytes(p.embed, scheme, dtype)];
     if (p.lmHead) {
@@ -137,13 +145,15 @@ export function weightsBreakdown(m: ModelSpec, scheme: WeightScheme, dtype: Floa
       body.push(lm);
     }
     let layer: number[] = [];
+    const groups: LayerGroupBytes[] = [];
     for (const g of p.layerGroups) {
       // MoE experts are fused 3-D parameters in transformers 5 ([experts, out, in]): one allocation per kind.
       const sizes = g.tensors.map((t) => tensorBytes(t, scheme, dtype, groupSize));
       total += layersShare(g.layers) * sizes.reduce((s, x) => s + x, 0);
       if (sizes.reduce((s, x) => s + x, 0) > layer.reduce((s, x) => s + x, 0)) layer = sizes;
+      groups.push({ layers: layersShare(g.layers), sizes });
     }
-    return { total, layer, body };
+    return { total, layer, groups, body };
   };
   const whole = bytesOf(weightsPlan(m, 1), (l) => l);
   const plan = weightsPlan(m, tp, embedSharded);
@@ -152,5 +162,12 @@ export function weightsBreakdown(m: ModelSpec, scheme: WeightScheme, dtype: Floa
   // With PP the first stage holds the embedding, the last the lm_head: the busiest holds the larger one.
   let perGpu = rank.total;
   if (pp > 1 && plan.lmHead) perGpu -= Math.min(tensorBytes(plan.embed, scheme, dtype), tensorBytes(plan.lmHead, lmHeadScheme(scheme), dtype));
-  return { params: paramCount(m), perGpuBytes: perGpu, totalBytes: whole.total, layerTensorBytes: rank.layer, layersPerGpu, bodyTensorBytes: rank.body };
+  // The busiest stage's layers, in model order (the first stage holds DeepSeek's dense layers).
+  let left = layersPerGpu;
+  const layerGroups = rank.groups.flatMap((g) => {
+    const n = Math.min(g.layers, left);
+    left -= n;
+    return n > 0 ? [{ layers: n, sizes: g.sizes }] : [];
+  });
+  return { params: paramCount(m), perGpuBytes: perGpu, totalBytes: whole.total, layerTensorBytes: rank.layer, layerGroups, layersPerGpu, bodyTensorBytes: rank.body };
 }

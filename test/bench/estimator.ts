@@ -9,7 +9,7 @@ import { availableParallelism, loadavg } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { clearReplayMemo } from '../../shared/estimator/forward.ts';
 import { estimate, findGpu, findModel, type EstimateInput } from '../../shared/estimator/index.ts';
-import { loadCalibration, loadHeldOut, loadStaticCache, loadTensorParallel, type CalibrationCase } from './estimatorFixture.ts';
+import { loadCalibration, loadHeldOut, loadMoe, loadStaticCache, loadTensorParallel, type CalibrationCase } from './estimatorFixture.ts';
 
 const cases = loadCalibration();
 const pct = (x: number): string => `${x >= 0 ? '+' : ''}${(x * 100).toFixed(2)} %`;
@@ -47,14 +47,16 @@ function table(title: string, runs: CalibrationCase[]): void {
 const heldOut = loadHeldOut();
 const tensorParallel = loadTensorParallel();
 const staticCache = loadStaticCache();
+const moe = loadMoe();
 table('H200 calibration runs (test/fixtures/groundtruth/h200_calibration.jsonl)', cases);
 table(`Held-out H200 runs: ${[...new Set(heldOut.map((c) => c.run.model))].join(', ')} (never calibrated on)`, heldOut);
 table('Tensor parallel, two H200s, every rank (transformers tp_plan="auto", h200_tp2.jsonl)', tensorParallel);
 table('StaticCache (engine hf-static; max_cache_len = prompt + 16, or roomier), one H200 (h200_static.jsonl)', staticCache);
+table('MoE and MLA: Mixtral-8x7B, Qwen3-30B-A3B, DeepSeek-V2-Lite widths with 4-8 layers, one H200 (h200_moe.jsonl)', moe);
 
 {
   // Decode: the same runs continued for their 16 decode steps (DynamicCache torch.cat growth replayed; StaticCache written in place).
-  const runs = [...cases, ...heldOut, ...tensorParallel, ...staticCache];
+  const runs = [...cases, ...heldOut, ...tensorParallel, ...staticCache, ...moe];
   const used: number[] = [];
   const peak: number[] = [];
   const prefillOnly: number[] = [];

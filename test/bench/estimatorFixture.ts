@@ -22,6 +22,8 @@ const Run = z.object({
   rank: z.number().int().nonnegative().optional(),
   /** StaticCache capture only: the cache's length in tokens (transformers' max_cache_len). */
   max_cache_len: z.number().int().positive().optional(),
+  /** Recorded in a process of its own (no address ranges freed by earlier runs for the driver to hand back). */
+  fresh_process: z.boolean().optional(),
   /** HF model_type (held-out file); the calibration file names llama and qwen2 models only. */
   model_type: z.string().optional(),
   attn: z.enum(['sdpa', 'eager']),
@@ -60,6 +62,11 @@ export function loadStaticCache(): CalibrationCase[] {
   return load('h200_static.jsonl');
 }
 
+/** MoE and MLA models of real widths and fewer layers (Mixtral-8x7B, Qwen3-30B-A3B, DeepSeek-V2-Lite) on one H200. */
+export function loadMoe(): CalibrationCase[] {
+  return load('h200_moe.jsonl');
+}
+
 /** The held-out runs: Llama-3-8B again (it reproduces the calibration runs) and six uncalibrated models. */
 export function loadHeldOut(): CalibrationCase[] {
   return load('h200_heldout.jsonl').filter((c) => c.run.model !== 'llama-3-8b');
@@ -76,7 +83,7 @@ function load(name: string): CalibrationCase[] {
     const modelType = r.model_type ?? (r.model.startsWith('qwen') ? 'qwen2' : 'llama');
     const model = modelFromHfConfig({ ...r.config, model_type: modelType, max_position_embeddings: 16384 }, r.model);
     out.push({
-      label: `${r.model} ${r.dtype} ${r.attn}${r.logits_to_keep === 0 ? ' all-logits' : ''} b${r.batch}×s${r.seq}${r.tp ? ` TP ${r.tp} rank ${r.rank}` : ''}${r.max_cache_len ? ` static ${r.max_cache_len}` : ''}`,
+      label: `${r.model} ${r.dtype} ${r.attn}${r.logits_to_keep === 0 ? ' all-logits' : ''} b${r.batch}×s${r.seq}${r.tp ? ` TP ${r.tp} rank ${r.rank}` : ''}${r.max_cache_len ? ` static ${r.max_cache_len}` : ''}${r.fresh_process ? ' (fresh process)' : ''}`,
       run: r,
       input: {
         model, dtype: r.dtype, batch: r.batch, promptTokens: r.seq, attention: r.attn,

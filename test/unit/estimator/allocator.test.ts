@@ -77,7 +77,7 @@ describe('CachingAllocator', () => {
   it('reserves Llama-3-8B bf16 weights as measured after loading (16,196,304,896 B; 135.8 MB of 20 MiB-segment slack)', () => {
     // per layer: q, k, v, o, gate, up, down, two norms; body: embed_tokens, lm_head (load order)
     const layer = [33554432, 8388608, 8388608, 33554432, 117440512, 117440512, 117440512, 8192, 8192];
-    const reserved = residentReservedBytes(layer, 32, [1050673152, 1050673152]);
+    const reserved = residentReservedBytes([{ layers: 32, sizes: layer }], [1050673152, 1050673152]);
     expect(reserved).toBe(16_196_304_896);
     expect(16_229_859_328 - 33_554_432 - reserved).toBeLessThan(2 * MiB); // measured reserved less the cuBLAS workspace
   });

@@ -1,7 +1,8 @@
 /**
  * The allocator model and the prefill replay against PyTorch's own allocator traces, recorded on an H200
- * (torch.cuda.memory._record_memory_history around one Llama-3-8B-, Qwen2.5-0.5B- or Gemma-2-2B-shaped prefill, with
- * a DynamicCache or a StaticCache; capture scripts: test/fixtures/groundtruth/capture_heldout.py, capture_static.py). Each trace holds the segments before the forward, then every
+ * (torch.cuda.memory._record_memory_history around one Llama-3-8B-, Qwen2.5-0.5B-, Gemma-2-2B-, Mixtral-, Qwen3-MoE- or
+ * DeepSeek-V2-Lite-shaped prefill, with a DynamicCache or a StaticCache; capture scripts:
+ * test/fixtures/groundtruth/capture_heldout.py, capture_static.py). Each trace holds the segments before the forward, then every
  * alloc / free_completed / segment_alloc with its address and size.
  */
 import { readFileSync } from 'node:fs';
@@ -13,6 +14,7 @@ import { forwardShape } from '../../../shared/estimator/hf.ts';
 import { findModel, weightsBreakdown } from '../../../shared/estimator/index.ts';
 import { resolveInput } from '../../../shared/estimator/resolve.ts';
 import { residentLayout } from '../../../shared/estimator/weightsLayout.ts';
+import { loadMoe } from '../../bench/estimatorFixture.ts';
 
 const MiB = 1024 * 1024;
 const Trace = z.object({
@@ -54,7 +56,13 @@ const RUNS: readonly Run[] = [
   { name: 'static_gemma-2-2b_sdpa_b16_s1024_l1040', model: 'gemma-2-2b', batch: 16, seq: 1024, attention: 'sdpa', staticTokens: 1040 },
   { name: 'static_gemma-2-2b_sdpa_b8_s8192_l8208', model: 'gemma-2-2b', batch: 8, seq: 8192, attention: 'sdpa', staticTokens: 8208 },
   { name: 'static_gemma-2-2b_eager_b1_s4096_l4112', model: 'gemma-2-2b', batch: 1, seq: 4096, attention: 'eager', staticTokens: 4112, reusedAddresses: true },
+  // transformers 5 MoE (router, then grouped_mm over every (token, expert) pair) and DeepSeek's latent attention.
+  { name: 'mixtral-8x7b-4l_sdpa_b4_s2048', model: 'mixtral-8x7b-4l', batch: 4, seq: 2048, attention: 'sdpa' },
+  { name: 'qwen3-30b-a3b-8l_sdpa_b4_s2048', model: 'qwen3-30b-a3b-8l', batch: 4, seq: 2048, attention: 'sdpa' },
+  { name: 'deepseek-v2-lite-6l_sdpa_b4_s2048', model: 'deepseek-v2-lite-6l', batch: 4, seq: 2048, attention: 'sdpa' },
+  { name: 'deepseek-v2-lite-6l_eager_b1_s4096', model: 'deepseek-v2-lite-6l', batch: 1, seq: 4096, attention: 'eager', reusedAddresses: true },
 ];
+const moeModels = new Map(loadMoe().map((c) => [c.run.model, c.input.model]));
 
 /** Large-pool segments (the 2 MiB small-pool ones are counted, not placed, by the model). */
 const largeSegments = (t: Trace): number[] => t.events.filter(([a, , size]) => a === 'segment_alloc' && size > 2 * MiB).map(([, , size]) => size);
@@ -128,9 +136,10 @@ describe('allocator model on the H200 allocator traces', () => {
           if (roundRequest(size) > MiB) gpu.push(roundRequest(size));
         } else if (action === 'free_completed' && (sizes.get(addr) ?? 0) > MiB) gpu.push(-sizes.get(addr)!);
       }
-      const model = findModel(run.model)!;
+      // Catalog models, or the reduced-depth MoE / MLA models of h200_moe.jsonl (built from their recorded config).
+      const model = findModel(run.model) ?? moeModels.get(run.model)!;
       const w = weightsBreakdown(model, 'bf16', 'bf16');
-      const layout = residentLayout(w.layerTensorBytes, w.layersPerGpu, w.bodyTensorBytes);
+      const layout = residentLayout(w.layerGroups, w.bodyTensorBytes);
       const engine = run.staticTokens ? { kind: 'hf-static' as const, maxCacheTokens: run.staticTokens } : undefined;
       const shape = forwardShape(resolveInput({ model, dtype: 'bf16', batch: run.batch, promptTokens: run.seq, attention: run.attention, engine }), model.layers, run.staticTokens ?? null);
       const rec = new Recording();

@@ -26,10 +26,12 @@ describe('KV cache', () => {
     expect(kvCacheBytes(model('gemma-2-9b'), 'bf16', 1, 4096, 1, 1, 'hf-dynamic').bytes).toBe(344_064 * 4096);
   });
 
-  it('stores the MLA latent in vLLM (31,104 B/token) and full K/V in HF (276,480 B/token) for DeepSeek-V2-Lite', () => {
+  it('stores the MLA latent in vLLM and in transformers 5 (31,104 B/token for DeepSeek-V2-Lite), full K/V in llama.cpp', () => {
     const m = model('deepseek-v2-lite');
     expect(kvCacheBytes(m, 'bf16', 1, 1, 1, 1, 'vllm').bytesPerToken).toBe(31_104);
-    expect(kvCacheBytes(m, 'bf16', 1, 1, 1, 1, 'hf-dynamic').bytesPerToken).toBe(276_480);
+    // 27 layers × (kv_lora_rank 512 + rope 64) × 2 B: the H200 measured it (h200_moe.jsonl), not 16 heads × (192 + 128).
+    expect(kvCacheBytes(m, 'bf16', 1, 1, 1, 1, 'hf-dynamic').bytesPerToken).toBe(31_104);
+    expect(kvCacheBytes(m, 'bf16', 1, 1, 1, 1, 'llamacpp').bytesPerToken).toBe(276_480);
     // the latent is replicated on every TP rank
     expect(kvCacheBytes(m, 'bf16', 1, 1, 4, 1, 'vllm').bytesPerToken).toBe(31_104);
   });
