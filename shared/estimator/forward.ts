@@ -40,7 +40,7 @@ function shapeKey(s: ForwardShape): string {
   const e = s.moe;
   const c = s.mla;
   return `${s.decodeSteps}|${s.capacityBytes}|${s.arch}|${s.qkNorm}|${s.slidingWindow}|${s.slidingAlternate}|${s.dtype}|${s.batch}|${s.seq}|${s.bytes}|${s.hidden}|${s.heads}|${s.kvHeads}|${s.headDim}|${s.intermediate}|${s.vocab}|${s.fullVocab}|${s.layers}|${s.attention}|${s.logitsAll}|${s.logitsFp32}|${s.kvBytes}|${s.staticCacheTokens}|`
-    + (e ? `${e.experts},${e.topK},${e.intermediate},${e.sharedWidth},${e.denseLayers},${e.router}|` : '-|')
+    + (e ? `${e.experts},${e.topK},${e.intermediate},${e.sharedWidth},${e.denseLayers},${e.router},${e.sharedGate}|` : '-|')
     + (c ? `${c.kvLoraRank},${c.qLoraRank},${c.qkHeadDim},${c.ropeDim},${c.vHeadDim},${c.complexRope}|` : '-|') + s.weightTailsKey;
 }
 

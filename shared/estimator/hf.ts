@@ -49,7 +49,7 @@ export function forwardShape(r: Resolved, layers: number, staticTokens: number |
   const moe = m.moe
     ? {
       experts: m.moe.experts, topK: m.moe.topK, intermediate: m.moe.intermediate / r.tp, sharedWidth: (m.moe.sharedExperts * m.moe.sharedIntermediate) / r.tp,
-      denseLayers: m.moe.firstDenseLayers, router: moeRouter(m.family),
+      denseLayers: m.moe.firstDenseLayers, router: moeRouter(m.family), sharedGate: m.family === 'qwen2_moe',
     }
     : null;
   const mla = m.mla

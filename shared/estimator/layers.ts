@@ -52,7 +52,11 @@ export interface ForwardShape {
    * `router`: how transformers 5 routes — 'softmax' (Mixtral: fp32 routing weights), 'softmax-cast' (Qwen-MoE:
    * weights cast back to the model dtype), 'fp32-linear' (DeepSeek: the router's linear in fp32, scaled weights).
    */
-  moe: { experts: number; topK: number; intermediate: number; sharedWidth: number; denseLayers: number; router: 'softmax' | 'softmax-cast' | 'fp32-linear' } | null;
+  moe: {
+    experts: number; topK: number; intermediate: number; sharedWidth: number; denseLayers: number; router: 'softmax' | 'softmax-cast' | 'fp32-linear';
+    /** Qwen2-MoE: the shared expert runs first and is scaled by sigmoid(shared_expert_gate(x)) before the sum. */
+    sharedGate: boolean;
+  } | null;
   /** Multi-head latent attention; `complexRope`: DeepSeek-V2's view_as_complex rotation (V3: rotate_half). */
   mla: { kvLoraRank: number; qLoraRank: number | null; qkHeadDim: number; ropeDim: number; vHeadDim: number; complexRope: boolean } | null;
   /** Free tails of the weights' segments (bytes): cached blocks the forward's 1–20 MiB requests can use. */
@@ -179,6 +183,7 @@ function router(m: A, T: number, s: ForwardShape): { held: (Handle | null)[]; we
  * allocator traces of Mixtral-8x7B, Qwen3-30B-A3B and DeepSeek-V2-Lite layers.
  */
 function groupedExperts(m: A, T: number, s: ForwardShape, weightBytes: number): Handle | null {
+  m.phase = 'MoE experts (grouped GEMM over every token × expert pair)';
   const { experts: E, topK: K, intermediate: I } = s.moe!;
   const B = s.bytes;
   const h = s.hidden;
@@ -224,13 +229,29 @@ function groupedExperts(m: A, T: number, s: ForwardShape, weightBytes: number): 
 const SORT_WORKSPACE_PER_ROW = 16.23;
 const SORT_WORKSPACE_BASE = 17_000;
 
-/** A transformers 5 MoE block: router, grouped experts, then (DeepSeek) the shared experts' MLP added. */
+/**
+ * A transformers 5 MoE block: router, grouped experts, then (DeepSeek) the shared experts' MLP added; Qwen2-MoE runs
+ * its shared expert first and gates it (Qwen2MoeSparseMoeBlock, read from the source; not measured).
+ */
 function moeBlock(m: A, T: number, s: ForwardShape): Handle | null {
-  m.phase = 'MoE router and experts';
   const e = s.moe!;
+  const H = T * s.hidden * s.bytes;
+  const shared = e.sharedWidth > 0 && e.sharedGate ? mlp(m, T, e.sharedWidth, s) : null;
+  m.phase = 'MoE router';
   const r = router(m, T, s);
   let out = groupedExperts(m, T, s, r.weightBytes);
-  if (e.sharedWidth > 0) {
+  if (shared) {
+    const gateLogit = m.malloc(T * s.bytes);
+    const gate = m.malloc(T * s.bytes);
+    m.free(gateLogit);
+    const gated = m.malloc(H);
+    m.free(gate);
+    m.free(shared);
+    const sum = m.malloc(H);
+    m.free(out);
+    m.free(gated);
+    out = sum;
+  } else if (e.sharedWidth > 0) {
     const sh = mlp(m, T, e.sharedWidth, s);
     const sum = m.malloc(T * s.hidden * s.bytes);
     m.free(sh);
