@@ -140,7 +140,7 @@ function mlp(m: A, tokens: number, width: number, s: ForwardShape): Handle | nul
  * The router of a transformers 5 MoE block: its logits, the routing weights and the expert indices, which the block
  * keeps until it returns (the `_` of `_, weights, index = self.gate(x)` holds the logits), and the weights' bytes.
  */
-function router(m: A, T: number, s: ForwardShape): { held: (Handle | null)[]; weights: Handle | null; weightBytes: number } {
+function router(m: A, T: number, s: ForwardShape): { logits: Handle | null; weights: Handle | null; index: Handle | null; weightBytes: number } {
   const { experts: E, topK: K, router: kind } = s.moe!;
   const B = s.bytes;
   if (kind === 'fp32-linear') {
@@ -156,7 +156,7 @@ function router(m: A, T: number, s: ForwardShape): { held: (Handle | null)[]; we
     const scaled = m.malloc(T * K * 4);
     m.free(top);
     m.free(probs);
-    return { held: [logits, index], weights: scaled, weightBytes: 4 };
+    return { logits, weights: scaled, index, weightBytes: 4 };
   }
   // Mixtral / Qwen-MoE: logits in the model dtype, softmax over an fp32 copy, topk.
   const logits = m.malloc(T * E * B);
@@ -172,7 +172,7 @@ function router(m: A, T: number, s: ForwardShape): { held: (Handle | null)[]; we
     m.free(top);
   }
   m.free(probs);
-  return { held: [logits, index], weights, weightBytes: kind === 'softmax' ? 4 : B };
+  return { logits, weights, index, weightBytes: kind === 'softmax' ? 4 : B };
 }
 
 /**
@@ -253,14 +253,14 @@ function moeBlock(m: A, T: number, s: ForwardShape): Handle | null {
     out = sum;
   } else if (e.sharedWidth > 0) {
     const sh = mlp(m, T, e.sharedWidth, s);
-    const sum = m.malloc(T * s.hidden * s.bytes);
+    const sum = m.malloc(H);
     m.free(sh);
     m.free(out);
     out = sum;
   }
-  m.free(r.held[0]!);
+  m.free(r.logits);
   m.free(r.weights);
-  m.free(r.held[1]!);
+  m.free(r.index);
   return out;
 }
 
